@@ -1,0 +1,282 @@
+"""The `krasip` command: init, serve, worker, keys, outbox, richmenu."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from dotenv import load_dotenv
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.runtime import build_runtime, utc_now
+from store import migrate, outbox, repo
+from store.crypto import CryptoError, WrongPassphrase
+from store.keys import ensure_dev_keys, generate_keys, load_private_key, new_passphrase
+from store.models import Case
+
+BANNER = "!" * 72
+
+
+def _settings(default_env: str | None = None, **overrides: Any) -> Settings:
+    environ: Mapping[str, str] = os.environ
+    if default_env and "KRASIP_ENV" not in environ:
+        environ = {**environ, "KRASIP_ENV": default_env}
+    try:
+        return load_settings(environ, overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """Krasip (กระซิบ): report corruption in Bangkok's city administration through LINE."""
+    load_dotenv(Path.cwd() / ".env")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _init(settings: Settings) -> Settings:
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    if settings.development:
+        passphrase = ensure_dev_keys(settings.instance_path / "keys")
+        if passphrase:
+            click.echo(BANNER, err=True)
+            click.echo("DEVELOPMENT KEYS created in " + str(settings.instance_path / "keys"),
+                       err=True)
+            click.echo("They protect nothing real: never use them for real reports.", err=True)
+            click.echo("Custodian passphrase for identity_private.json (shown only now):",
+                       err=True)
+            click.echo("    " + passphrase, err=True)
+            click.echo(BANNER, err=True)
+        settings = _settings("development", instance_path=settings.instance_path)
+    elif settings.keys is None:
+        raise click.ClickException("production keys are not configured: see `krasip keys generate`")
+    migrate.upgrade(settings.database_url)
+    return settings
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database schema; in development, create keys when absent."""
+    settings = _init(_settings("development"))
+    click.echo(f"database ready at revision {migrate.current(settings.database_url)}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, help="the bot's port")
+@click.option("--emulator-port", default=8090, show_default=True)
+def serve(host: str, port: int, emulator_port: int) -> None:
+    """Run the bot, the worker and the LINE emulator together, on development defaults."""
+    import emulator
+    from emulator.server import EmulatorServer
+
+    from bot import create_app
+    from bot.worker import Worker
+
+    base = _settings("development")
+    if not base.development:
+        raise click.ClickException("`krasip serve` is for development; unset KRASIP_ENV")
+    emulator_url = f"http://{host}:{emulator_port}"
+    os.environ.update(
+        {"KRASIP_ENV": "development", "LINE_API_BASE_URL": emulator_url,
+         "LINE_DATA_API_BASE_URL": emulator_url}
+    )
+    settings = _init(_settings("development", public_url=f"http://{host}:{port}"))
+    app = create_app(settings)
+    emu = EmulatorServer(
+        emulator.create_app(
+            channel_secret=settings.line_channel_secret,
+            access_token=settings.line_channel_access_token,
+            webhook_url=f"http://{host}:{port}/callback",
+        ),
+        host=host,
+        port=emulator_port,
+    )
+    bot_server = EmulatorServer(app, host=host, port=port)
+    stop = threading.Event()
+    worker = Worker(app.extensions["krasip"])
+    worker_thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
+    emu.start()
+    bot_server.start()
+    worker_thread.start()
+    click.echo("")
+    click.echo(f"  Krasip bot:       {bot_server.url}/callback  (health: {bot_server.url}/healthz)")
+    click.echo(f"  LINE chat (open): {emu.url}/")
+    click.echo("  Press Ctrl+C to stop.")
+    click.echo("")
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    stop.set()
+    bot_server.stop()
+    emu.stop()
+    worker_thread.join(timeout=5)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="run every job once and exit")
+def worker(once: bool) -> None:
+    """Deliver the outbox, fetch media, clean expired drafts — until stopped."""
+    from bot.worker import Worker
+
+    try:
+        runtime = build_runtime(_settings())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    job = Worker(runtime)
+    if once:
+        click.echo(str(job.run_once()))
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    job.run_forever(stop)
+
+
+# --- keys ------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Generate production keys; open a sealed identity (custodians only, audited)."""
+
+
+@keys.command("generate")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="an empty folder for the new key files")
+@click.option("--passphrase-file", type=click.Path(exists=True, path_type=Path),
+              help="read the custodian passphrase from this file instead of generating one")
+def keys_generate(out: Path, passphrase_file: Path | None) -> None:
+    """Create a production key set: identity key pair, data key, lookup pepper."""
+    passphrase = passphrase_file.read_text().strip() if passphrase_file else new_passphrase()
+    try:
+        material = generate_keys(out, passphrase)
+    except CryptoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Keys written to {out} (private files are mode 0600).")
+    click.echo("Give the server these (as files, via the *_FILE variables):")
+    click.echo(f"  KRASIP_IDENTITY_PUBLIC_KEY_FILE={out / 'identity_public.txt'}")
+    click.echo(f"  KRASIP_DATA_KEYS_FILE={out / 'data_keys.txt'}")
+    click.echo(f"  KRASIP_LOOKUP_PEPPER_FILE={out / 'lookup_pepper.txt'}")
+    click.echo(f"Give the custodian {out / 'identity_private.json'} — never the server.")
+    if not passphrase_file:
+        click.echo(BANNER, err=True)
+        click.echo("Custodian passphrase (shown only now; write it down offline):", err=True)
+        click.echo("    " + passphrase, err=True)
+        click.echo(BANNER, err=True)
+    del material
+
+
+@keys.command("open")
+@click.argument("case_number")
+@click.option("--private-key", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--reason", required=True, help="why the identity must be opened (audited)")
+@click.option("--actor", required=True, help="the custodian's name (audited)")
+@click.option("--passphrase", prompt=True, hide_input=True,
+              help="the custodian passphrase (prompted, hidden, when not given)")
+def keys_open(case_number: str, private_key: Path, reason: str, actor: str,
+              passphrase: str) -> None:
+    """Open the sealed identity of one case. The opening is written to the audit log first."""
+    if len(reason.strip()) < 10:
+        raise click.ClickException("give a real reason (at least 10 characters)")
+    try:
+        key = load_private_key(private_key, passphrase)
+    except WrongPassphrase as exc:
+        raise click.ClickException("the passphrase does not open this key file") from exc
+    except CryptoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    runtime = build_runtime(_settings())
+    from sqlalchemy import select
+
+    with runtime.db.transaction() as session:
+        case = session.scalars(select(Case).where(Case.number == case_number.strip())).first()
+        if case is None:
+            raise click.ClickException(f"no case {case_number}")
+        if case.identity_sealed is None:
+            raise click.ClickException(f"{case.number} is anonymous: there is no identity to open")
+        try:
+            identity = key.open(case.identity_sealed)
+        except CryptoError as exc:
+            raise click.ClickException(str(exc)) from exc
+        repo.audit(session, actor=actor, action="identity.open", now=utc_now(),
+                   case_id=case.id, detail=f"cli; reason: {reason.strip()}")
+    click.echo(f"Identity of {case.number} (this opening has been audited):")
+    for field_name, value in sorted(identity.items()):
+        click.echo(f"  {field_name}: {value}")
+
+
+# --- audit -----------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check that no audit entry was changed or removed."""
+    runtime = build_runtime(_settings())
+    with runtime.db.transaction() as session:
+        problems = repo.verify_audit(session)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    click.echo("audit log intact")
+
+
+# --- outbox ----------------------------------------------------------------------------
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """What the bot has sent, is sending, and could not send."""
+
+
+@outbox_group.command("list")
+@click.option("--state", type=click.Choice(["pending", "sending", "sent", "dead"]))
+@click.option("--limit", default=50, show_default=True)
+def outbox_list(state: str | None, limit: int) -> None:
+    runtime = build_runtime(_settings())
+    with runtime.db.transaction() as session:
+        click.echo("counts: " + ", ".join(f"{k}={v}" for k, v in outbox.counts(session).items()))
+        for row in outbox.listing(session, state, limit):
+            click.echo(f"{row.id:>6} {row.kind:<9} {row.purpose:<10} {row.state:<8} "
+                       f"attempts={row.attempts} created={row.created_at:%Y-%m-%d %H:%M:%S} "
+                       f"{row.last_error or ''}")
+
+
+@outbox_group.command("retry")
+@click.argument("row_id", required=False, type=int)
+def outbox_retry(row_id: int | None) -> None:
+    """Put dead letters (one, or all) back in the queue."""
+    runtime = build_runtime(_settings())
+    with runtime.db.transaction() as session:
+        count = outbox.retry_dead(session, utc_now(), row_id)
+    click.echo(f"{count} message(s) queued again")
+
+
+# --- rich menu -------------------------------------------------------------------------
+
+
+@main.command("richmenu")
+def richmenu() -> None:
+    """Create the rich menu (report / status / help) and make it every user's default."""
+    from bot.richmenu import install_rich_menu
+
+    settings = _settings()
+    try:
+        menu_id = install_rich_menu(settings)
+    except Exception as exc:  # noqa: BLE001 - report LINE's answer, whatever it is
+        raise click.ClickException(f"LINE refused the rich menu: {exc}") from exc
+    click.echo(f"rich menu {menu_id} is now the default")

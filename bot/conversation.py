@@ -1,0 +1,268 @@
+"""One LINE event, start to end: one transaction, the conversation locked, effects applied.
+
+This is the shell around the pure conversation in ``handlers``: it turns SDK events into
+``Incoming``, hands reads to the handler as a lookup function, applies the effects it
+returns through ``store``, and queues its replies in the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import handlers
+from handlers import tokens
+from handlers.model import (
+    AddReporterMessage,
+    CaseStatus,
+    Context,
+    DiscardDraft,
+    Effect,
+    FetchMedia,
+    Incoming,
+    LookupOutcome,
+    MarkStaffMessagesRead,
+    MediaRef,
+    RecordLookupFailure,
+    StaffMessage,
+    StopUpdates,
+    SubmitReport,
+)
+from linebot.v3.webhooks import (
+    AudioMessageContent,
+    Event,
+    FileMessageContent,
+    FollowEvent,
+    ImageMessageContent,
+    JoinEvent,
+    LocationMessageContent,
+    MessageEvent,
+    PostbackEvent,
+    StickerMessageContent,
+    TextMessageContent,
+    UnfollowEvent,
+    UserSource,
+    VideoMessageContent,
+)
+from sqlalchemy.orm import Session
+
+from bot.outbox import enqueue_replies
+from bot.runtime import Runtime
+from store import media, repo
+
+log = logging.getLogger(__name__)
+
+LOOKUP_WINDOW = timedelta(minutes=15)
+GROUP_WORDS = {"ร้องเรียน", "แจ้งเบาะแส", "report", "สถานะ", "status"}
+
+
+def _incoming(event: Event) -> Incoming | None:
+    """The handler's view of an event from a 1:1 chat, or None when there is nothing to do."""
+    if isinstance(event, FollowEvent):
+        return Incoming(kind="follow")
+    if isinstance(event, PostbackEvent):
+        return Incoming(kind="postback", data=event.postback.data)
+    if not isinstance(event, MessageEvent):
+        return None
+    content = event.message
+    if isinstance(content, TextMessageContent):
+        return Incoming(kind="text", text=content.text)
+    if isinstance(content, ImageMessageContent):
+        return Incoming(kind="media", media=MediaRef(content.id, "image"))
+    if isinstance(content, VideoMessageContent):
+        return Incoming(kind="media", media=MediaRef(content.id, "video",
+                                                     duration_ms=content.duration))
+    if isinstance(content, AudioMessageContent):
+        return Incoming(kind="media", media=MediaRef(content.id, "audio",
+                                                     duration_ms=content.duration))
+    if isinstance(content, FileMessageContent):
+        return Incoming(kind="media", media=MediaRef(content.id, "file",
+                                                     file_name=content.file_name,
+                                                     size=content.file_size))
+    if isinstance(content, StickerMessageContent):
+        return Incoming(kind="sticker")
+    if isinstance(content, LocationMessageContent):
+        return Incoming(kind="location")
+    return Incoming(kind="other")
+
+
+def draft_key(reporter_key: str, draft_id: str) -> str:
+    """Attachments of a draft are filed under a key no other reporter's draft can share."""
+    return hashlib.sha256(f"{reporter_key}\x00{draft_id}".encode()).hexdigest()
+
+
+class EventProcessor:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    def process(self, event: Event) -> list[int]:
+        """Handle one event in one transaction; returns the outbox rows to send after commit."""
+        now = self.rt.clock()
+        event_id = getattr(event, "webhook_event_id", None)
+        with self.rt.db.transaction() as session:
+            if event_id and not repo.claim_event(session, event_id, now):
+                return []  # a redelivery or duplicate: already handled
+            try:
+                with session.begin_nested():
+                    return self._dispatch(session, event, now)
+            except Exception:
+                # The reporter's draft is left as it was (rolled back to the savepoint);
+                # they are told to try again. Log the failure's kind, never its content.
+                log.exception("event %s could not be handled", event_id)
+                return self._failure_notice(session, event, now)
+
+    def _dispatch(self, session: Session, event: Event, now: datetime) -> list[int]:
+        source = getattr(event, "source", None)
+        reply_token = getattr(event, "reply_token", None)
+        if not isinstance(source, UserSource) or not source.user_id:
+            return self._group_event(session, event, now)
+        user_id = source.user_id
+        reporter_key = self.rt.keys.reporter_key(user_id)
+        if isinstance(event, UnfollowEvent):
+            # The reporter blocked the bot: nothing more can be said, so keep no draft.
+            state = repo.lock_conversation(session, self.rt.keys, reporter_key, now)
+            if state and state.get("draft_id"):
+                media.discard_draft(session, draft_key(reporter_key, state["draft_id"]))
+            repo.save_conversation(session, self.rt.keys, reporter_key, None, now)
+            return []
+        incoming = _incoming(event)
+        if incoming is None:
+            return []
+        state = repo.lock_conversation(session, self.rt.keys, reporter_key, now)
+        ctx = Context(now=now, lookup=lambda token: self._lookup(session, token, now),
+                      limits=self.rt.limits)
+        result = handlers.handle(state, incoming, ctx)
+        replies = list(result.replies)
+        for effect in result.effects:
+            replies.extend(self._apply(session, effect, user_id, reporter_key, now))
+        repo.save_conversation(session, self.rt.keys, reporter_key, result.state, now)
+        if not replies:
+            return []
+        purpose = "receipt" if any(isinstance(e, SubmitReport) for e in result.effects) else "reply"
+        return enqueue_replies(session, self.rt.keys, self.rt.settings, user_id=user_id,
+                               reply_token=reply_token, messages=replies, now=now,
+                               purpose=purpose)
+
+    def _group_event(self, session: Session, event: Event, now: datetime) -> list[int]:
+        """Groups and rooms: never take a report there; say so when addressed."""
+        reply_token = getattr(event, "reply_token", None)
+        addressed = isinstance(event, JoinEvent) or (
+            isinstance(event, MessageEvent)
+            and isinstance(event.message, TextMessageContent)
+            and (event.message.text.strip().lower() in GROUP_WORDS
+                 or tokens.parse(event.message.text) is not None)
+        )
+        source = getattr(event, "source", None)
+        chat_id = getattr(source, "group_id", None) or getattr(source, "room_id", None)
+        if not addressed or not reply_token or not chat_id:
+            return []
+        return enqueue_replies(session, self.rt.keys, self.rt.settings, user_id=chat_id,
+                               reply_token=reply_token, messages=handlers.group_notice("th"),
+                               now=now)
+
+    def _failure_notice(self, session: Session, event: Event, now: datetime) -> list[int]:
+        source = getattr(event, "source", None)
+        user_id = getattr(source, "user_id", None)
+        reply_token = getattr(event, "reply_token", None)
+        if not isinstance(source, UserSource) or not user_id or not reply_token:
+            return []
+        return enqueue_replies(session, self.rt.keys, self.rt.settings, user_id=user_id,
+                               reply_token=reply_token, messages=handlers.failure_notice("th"),
+                               now=now)
+
+    # --- reads handed to the handler -------------------------------------------------
+
+    def _lookup(self, session: Session, token: str, now: datetime) -> CaseStatus | str:
+        ceiling = self.rt.settings.lookup_global_ceiling
+        if repo.lookup_failures_since(session, now - LOOKUP_WINDOW) >= ceiling:
+            return LookupOutcome.THROTTLED
+        case = repo.find_case_by_token(session, self.rt.keys, token)
+        if case is None:
+            return LookupOutcome.NOT_FOUND
+        unread = repo.unread_staff_messages(session, self.rt.keys, case.id)
+        return CaseStatus(
+            case_id=case.id,
+            case_number=case.number,
+            category=case.category,
+            filed_at=case.filed_at,
+            status=case.status,
+            outcome=case.outcome,
+            updated_at=case.updated_at,
+            public_note=repo.public_note(self.rt.keys, case),
+            unread_staff_messages=tuple(StaffMessage(i, at, text) for i, at, text in unread),
+        )
+
+    # --- effects ---------------------------------------------------------------------
+
+    def _apply(
+        self, session: Session, effect: Effect, user_id: str, reporter_key: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        keys = self.rt.keys
+        if isinstance(effect, SubmitReport):
+            token = tokens.format_token(repo.new_token_bytes())
+            report = dict(effect.report)
+            created = repo.create_case(
+                session,
+                keys,
+                now=now,
+                token=token,
+                channel="line",
+                lang=effect.lang,
+                category=str(report.get("category") or "other"),
+                district_code=_district_code(report),
+                anonymous=effect.anonymous,
+                meets_anonymous_bar=effect.meets_anonymous_bar,
+                content=report,
+                identity=_identity_record(effect.identity, user_id),
+                notify_user_id=user_id if effect.notify else None,
+                draft_key=draft_key(reporter_key, effect.draft_id),
+            )
+            log.info("case %s filed", created.number)
+            return handlers.receipt(effect.lang, created.number, token)
+        if isinstance(effect, FetchMedia):
+            media.add_pending(
+                session,
+                keys,
+                line_message_id=effect.media.message_id,
+                kind=effect.media.kind,
+                now=now,
+                draft_key=draft_key(reporter_key, effect.draft_id) if effect.draft_id else None,
+                case_id=effect.case_id,
+                file_name=effect.media.file_name,
+            )
+            return []
+        if isinstance(effect, DiscardDraft):
+            media.discard_draft(session, draft_key(reporter_key, effect.draft_id))
+            return []
+        if isinstance(effect, AddReporterMessage):
+            repo.add_message(session, keys, effect.case_id, "reporter", effect.text, now)
+            return []
+        if isinstance(effect, MarkStaffMessagesRead):
+            repo.mark_messages_read(session, effect.case_id, effect.message_ids, now)
+            return []
+        if isinstance(effect, RecordLookupFailure):
+            repo.record_lookup_failure(session, now)
+            return []
+        if isinstance(effect, StopUpdates):
+            repo.stop_updates(session, keys, user_id)
+            return []
+        raise TypeError(f"unknown effect {type(effect).__name__}")
+
+
+def _district_code(report: dict[str, Any]) -> str | None:
+    agency = report.get("agency")
+    if isinstance(agency, dict):
+        code = agency.get("district_code") or agency.get("code")
+        return str(code) if code else None
+    code = report.get("district_code")
+    return str(code) if code else None
+
+
+def _identity_record(identity: dict[str, str] | None, user_id: str) -> dict[str, str] | None:
+    """What gets sealed: the reporter's own details, and for a confidential report the
+    LINE user ID too, so the custodian can reach them. Anonymous reports seal nothing."""
+    if not identity:
+        return None
+    return {**identity, "line_user_id": user_id}

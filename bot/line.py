@@ -1,0 +1,162 @@
+"""The LINE gateway: the only place that talks to LINE's Messaging API, through the SDK."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    Configuration,
+    MessagingApi,
+    MessagingApiBlob,
+    MulticastRequest,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+
+from bot.config import Settings
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What happened to one delivery attempt, in terms the outbox can act on."""
+
+    ok: bool
+    retryable: bool = False
+    reply_token_invalid: bool = False
+    retry_after: float | None = None
+    error: str = ""  # status and LINE's short message; never the message content
+
+
+class ContentUnavailable(Exception):
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+
+
+def _retry_after(exc: ApiException) -> float | None:
+    headers = exc.headers or {}
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason or ''}".strip()
+    return type(exc).__name__
+
+
+class LineGateway:
+    """Thread-safe: each thread gets its own SDK client (urllib3 pools are per client)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._local = threading.local()
+        self._timeout = settings.line_timeout_seconds
+
+    def _clients(self) -> tuple[MessagingApi, MessagingApiBlob]:
+        clients = getattr(self._local, "clients", None)
+        if clients is None:
+            api = ApiClient(
+                Configuration(
+                    host=self._settings.line_api_base_url,
+                    access_token=self._settings.line_channel_access_token,
+                )
+            )
+            blob = ApiClient(
+                Configuration(
+                    host=self._settings.line_data_api_base_url,
+                    access_token=self._settings.line_channel_access_token,
+                )
+            )
+            clients = (MessagingApi(api), MessagingApiBlob(blob))
+            self._local.clients = clients
+        return clients
+
+    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendOutcome:
+        api, _ = self._clients()
+        request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
+        try:
+            api.reply_message(request, _request_timeout=self._timeout)
+        except ApiException as exc:
+            invalid = exc.status == 400 and "reply token" in str(exc.body or "").lower()
+            return self._failure(exc, reply_token_invalid=invalid)
+        except Exception as exc:  # noqa: BLE001 - any transport failure is retried
+            return SendOutcome(ok=False, retryable=True, error=_describe(exc))
+        return SendOutcome(ok=True)
+
+    def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> SendOutcome:
+        api, _ = self._clients()
+        request = PushMessageRequest.from_dict({"to": to, "messages": messages})
+        try:
+            api.push_message(request, x_line_retry_key=retry_key, _request_timeout=self._timeout)
+        except ApiException as exc:
+            if exc.status == 409:  # accepted before under this retry key: delivered once
+                return SendOutcome(ok=True)
+            return self._failure(exc)
+        except Exception as exc:  # noqa: BLE001
+            return SendOutcome(ok=False, retryable=True, error=_describe(exc))
+        return SendOutcome(ok=True)
+
+    def multicast(self, to: list[str], messages: list[dict[str, Any]], retry_key: str) -> SendOutcome:
+        api, _ = self._clients()
+        request = MulticastRequest.from_dict({"to": to, "messages": messages})
+        try:
+            api.multicast(request, x_line_retry_key=retry_key, _request_timeout=self._timeout)
+        except ApiException as exc:
+            if exc.status == 409:
+                return SendOutcome(ok=True)
+            return self._failure(exc)
+        except Exception as exc:  # noqa: BLE001
+            return SendOutcome(ok=False, retryable=True, error=_describe(exc))
+        return SendOutcome(ok=True)
+
+    @staticmethod
+    def _failure(exc: ApiException, *, reply_token_invalid: bool = False) -> SendOutcome:
+        status = exc.status or 0
+        retryable = status == 429 or status >= 500 or status == 0
+        return SendOutcome(
+            ok=False,
+            retryable=retryable,
+            reply_token_invalid=reply_token_invalid,
+            retry_after=_retry_after(exc) if status == 429 else None,
+            error=_describe(exc),
+        )
+
+    def content(self, message_id: str, max_bytes: int) -> tuple[bytes, str | None]:
+        """Download a media message's content; refuses content over ``max_bytes``."""
+        _, blob = self._clients()
+        try:
+            response = blob.get_message_content_with_http_info(
+                message_id, _request_timeout=self._timeout * 6
+            )
+        except ApiException as exc:
+            status = exc.status or 0
+            raise ContentUnavailable(
+                _describe(exc), retryable=status == 429 or status >= 500 or status == 202
+            ) from exc
+        except Exception as exc:  # noqa: BLE001
+            raise ContentUnavailable(_describe(exc), retryable=True) from exc
+        data = bytes(response.data)
+        if len(data) > max_bytes:
+            raise ContentUnavailable("content larger than the limit", retryable=False)
+        headers = response.headers or {}
+        return data, headers.get("Content-Type") or headers.get("content-type")
+
+    def show_loading(self, chat_id: str, seconds: int = 5) -> None:
+        """Best effort: the typing dots while the reporter waits for a long step."""
+        api, _ = self._clients()
+        try:
+            api.show_loading_animation(
+                ShowLoadingAnimationRequest(chatId=chat_id, loadingSeconds=seconds),
+                _request_timeout=2,
+            )
+        except Exception:  # noqa: BLE001,S110 - cosmetic; never worth failing for
+            pass

@@ -1,0 +1,202 @@
+"""The data that crosses the line between the conversation (pure) and the shell (I/O).
+
+The shell in ``bot/`` turns a LINE webhook event into an :class:`Incoming`, loads the
+reporter's conversation state (a JSON-able ``dict``, or ``None`` when there is none),
+and calls :func:`handlers.handle`. It gets back a :class:`Result`: the new state
+(``None`` deletes the conversation), the replies as LINE message objects (plain dicts in
+the Messaging API's JSON shape) and the effects to apply, in order, in the same
+transaction. Reads the handler needs (a token lookup) come in through :class:`Context`;
+writes only ever leave as effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+Message = dict[str, Any]
+"""One LINE message object, e.g. ``{"type": "text", "text": "...", "quickReply": {...}}``."""
+
+State = dict[str, Any]
+"""A reporter's conversation state; JSON-serialisable, stored encrypted by the shell."""
+
+MediaKind = Literal["image", "video", "audio", "file"]
+IncomingKind = Literal[
+    "text",  # a text message
+    "postback",  # a quick-reply or button postback
+    "media",  # image, video, audio or file message
+    "follow",  # the user added the bot as a friend (or unblocked it)
+    "sticker",
+    "location",
+    "other",  # anything else addressed to a 1:1 chat that we do not act on
+]
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """A media message as LINE announced it; the content is fetched later by the worker."""
+
+    message_id: str
+    kind: MediaKind
+    file_name: str | None = None
+    size: int | None = None  # bytes, when LINE says (files); None otherwise
+    duration_ms: int | None = None  # video and audio
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One event from a reporter in a 1:1 chat, stripped of everything LINE-specific."""
+
+    kind: IncomingKind
+    text: str | None = None  # text messages; also the displayText of a postback, if any
+    data: str | None = None  # postback data
+    media: MediaRef | None = None
+
+
+@dataclass(frozen=True)
+class StaffMessage:
+    """A message from staff to the reporter, as the reporter may read it."""
+
+    message_id: int
+    sent_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    """What a tracking token reveals: the public face of a case, nothing more."""
+
+    case_id: int
+    case_number: str
+    category: str  # one of handlers.form.CATEGORIES keys
+    filed_at: datetime
+    status: str  # one of CASE_STATUSES
+    outcome: str | None  # one of CASE_OUTCOMES when status == "closed"
+    updated_at: datetime
+    public_note: str | None
+    unread_staff_messages: tuple[StaffMessage, ...] = ()
+
+
+CASE_STATUSES = ("received", "preliminary_review", "fact_finding", "under_consideration", "closed")
+CASE_OUTCOMES = (
+    "completed",
+    "forwarded_agency",
+    "forwarded_working_group",
+    "referred_nacc",
+    "referred_pacc",
+    "no_grounds",
+)
+
+
+class LookupOutcome:
+    """Sentinels a lookup may return instead of a :class:`CaseStatus`."""
+
+    NOT_FOUND = "not_found"
+    THROTTLED = "throttled"  # the global ceiling on wrong tokens has been reached
+
+
+Lookup = Callable[[str], "CaseStatus | str"]
+"""Looks up a normalised token (``XXXX-XXXX-XXXX-XXXX``); returns a CaseStatus or a LookupOutcome."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Tunable limits; the shell fills these from settings."""
+
+    draft_ttl: timedelta = timedelta(hours=24)
+    followup_ttl: timedelta = timedelta(minutes=30)
+    max_text_chars: int = 2000  # one free-text answer
+    max_description_chars: int = 8000  # "what happened", all messages together
+    max_short_chars: int = 200  # names, places, positions
+    max_media_items: int = 10
+    max_file_bytes: int = 25 * 1024 * 1024
+    lookup_failures_allowed: int = 5
+    lookup_window: timedelta = timedelta(minutes=15)
+    lookup_cooldown: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Context:
+    now: datetime  # timezone-aware UTC
+    lookup: Lookup
+    limits: Limits = field(default_factory=Limits)
+    today_bangkok: date | None = None  # for date parsing; defaults to now in Asia/Bangkok
+
+
+# --- effects -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitReport:
+    """Create the case. The shell seals ``identity``, encrypts ``report``, issues the token,
+    and replies with :func:`handlers.receipt` built from the case number and token."""
+
+    lang: str
+    anonymous: bool
+    report: dict[str, Any]  # category, agency, official, description, when, where, evidence_note, witnesses
+    identity: dict[str, str] | None  # name, contact, relation — only for a confidential report
+    notify: bool  # the reporter wants a LINE message when the case changes
+    meets_anonymous_bar: bool  # evidence and witnesses given (seed 003, 8.1.1)
+    draft_id: str  # attachments fetched under this id become the case's
+
+
+@dataclass(frozen=True)
+class FetchMedia:
+    """Fetch, clean and encrypt one media item: sent during the evidence step (``draft_id``)
+    or as further evidence on a case the reporter has just looked up (``case_id``)."""
+
+    media: MediaRef
+    draft_id: str | None = None
+    case_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DiscardDraft:
+    """The form was cancelled or expired: delete attachments fetched under this id."""
+
+    draft_id: str
+
+
+@dataclass(frozen=True)
+class AddReporterMessage:
+    """The reporter sent more information or answered staff on a case they looked up."""
+
+    case_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class MarkStaffMessagesRead:
+    case_id: int
+    message_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RecordLookupFailure:
+    """A wrong token was sent; counts towards the global ceiling."""
+
+
+@dataclass(frozen=True)
+class StopUpdates:
+    """The reporter sent ``หยุดแจ้งเตือน``/``stop updates``: forget this chat's LINE address on
+    every case that holds it, so no further update pushes go out."""
+
+
+Effect = (
+    SubmitReport
+    | FetchMedia
+    | DiscardDraft
+    | AddReporterMessage
+    | MarkStaffMessagesRead
+    | RecordLookupFailure
+    | StopUpdates
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    state: State | None
+    replies: list[Message] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)

@@ -1,0 +1,216 @@
+"""The case register and everything the bot must not lose.
+
+Columns ending in ``_ct`` hold AES-GCM ciphertext under the data keys; ``identity_sealed``
+holds HPKE ciphertext only the custodian's private key opens. Nothing here holds a LINE
+user ID, a token or report text in the clear.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProcessedEvent(Base):
+    """Webhook events already handled, so a redelivery changes nothing."""
+
+    __tablename__ = "processed_event"
+
+    webhook_event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Conversation(Base):
+    """A reporter's conversation state (the draft form), encrypted; keyed by reporter_key."""
+
+    __tablename__ = "conversation"
+
+    reporter_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CaseCounter(Base):
+    """The last case number given out per year."""
+
+    __tablename__ = "case_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    __tablename__ = "case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(32), default="line")
+    lang: Mapped[str] = mapped_column(String(8), default="th")
+    # Category and district stay readable: statistics and triage need them, and they
+    # identify no one.
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(8), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    meets_anonymous_bar: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(32), default="received", index=True)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    public_note_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    identity_key_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    # Only when the reporter opted in to update pushes: the LINE user ID, encrypted, and
+    # an HMAC of it so "stop updates" can find the cases without decrypting every row.
+    notify_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    notify_key: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    messages: Mapped[list[CaseMessage]] = relationship(
+        back_populates="case", order_by="CaseMessage.id"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="case", order_by="Attachment.id"
+    )
+
+
+class CaseMessage(Base):
+    """A message on a case: from the reporter (via token) or from staff to the reporter."""
+
+    __tablename__ = "case_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(16))  # "reporter" | "staff"
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship(back_populates="messages")
+
+
+class CaseEvent(Base):
+    """The case timeline: status changes and other milestones, for staff and deadlines."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(64))
+
+
+class Attachment(Base):
+    """Evidence sent by the reporter: fetched by the worker, cleaned, encrypted."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case.id", ondelete="CASCADE"), index=True
+    )
+    draft_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    line_message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    file_name_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    blob_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case | None] = relationship(back_populates="attachments")
+
+
+class OutboxMessage(Base):
+    """Every message the bot sends goes out through here, after the commit that caused it.
+
+    The destination and the messages are encrypted (a receipt carries the tracking token)
+    and wiped once delivered.
+    """
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "reply" | "push" | "multicast"
+    purpose: Mapped[str] = mapped_column(String(32), default="reply")
+    reply_token: Mapped[str | None] = mapped_column(String(128))
+    reply_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    to_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payload_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    retry_key: Mapped[str] = mapped_column(String(36), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+
+class LookupFailure(Base):
+    """One wrong token, counted towards the global ceiling; old rows are pruned."""
+
+    __tablename__ = "lookup_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained record of sensitive acts (identity openings first of all)."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

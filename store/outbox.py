@@ -1,0 +1,193 @@
+"""The durable outbox: rows written with the change that causes them, sent after commit.
+
+A row is claimed by one sender at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on
+SQLite the writer lock taken by ``BEGIN IMMEDIATE`` serialises claims), held under a
+lease, and either marked sent — its destination and messages wiped — or rescheduled with
+exponential backoff and jitter, until it becomes a dead letter.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from store.crypto import Keyring
+from store.models import OutboxMessage
+
+OUTBOX_TO = "outbox.to"
+OUTBOX_PAYLOAD = "outbox.payload"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed outbox row, decrypted, ready for the LINE gateway."""
+
+    id: int
+    kind: str
+    purpose: str
+    reply_token: str | None
+    reply_expires_at: datetime | None
+    to: list[str]
+    messages: list[dict[str, Any]]
+    retry_key: str
+    attempts: int
+
+
+def enqueue(
+    session: Session,
+    keys: Keyring,
+    *,
+    kind: str,
+    to: list[str],
+    messages: list[dict[str, Any]],
+    now: datetime,
+    purpose: str = "reply",
+    reply_token: str | None = None,
+    reply_ttl: timedelta = timedelta(seconds=50),
+) -> int:
+    """Add a message to the outbox in the caller's transaction; returns the row id."""
+    if kind not in ("reply", "push", "multicast"):
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    if kind == "reply" and not reply_token:
+        raise ValueError("a reply needs a reply token")
+    row = OutboxMessage(
+        kind=kind,
+        purpose=purpose,
+        reply_token=reply_token,
+        reply_expires_at=now + reply_ttl if reply_token else None,
+        to_ct=keys.data.encrypt_json(to, OUTBOX_TO),
+        payload_ct=keys.data.encrypt_json(messages, OUTBOX_PAYLOAD),
+        retry_key=str(uuid.uuid4()),
+        state="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def claim(
+    session: Session,
+    keys: Keyring,
+    now: datetime,
+    *,
+    ids: list[int] | None = None,
+    limit: int = 50,
+    lease: timedelta = timedelta(seconds=60),
+) -> list[Delivery]:
+    """Claim due rows (or just ``ids``) for this sender under a lease."""
+    due = (
+        (OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now)
+    ) | ((OutboxMessage.state == "sending") & (OutboxMessage.locked_until < now))
+    query = select(OutboxMessage).where(due)
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(ids))
+    query = query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+    rows = session.scalars(query.with_for_update(skip_locked=True)).all()
+    deliveries = []
+    for row in rows:
+        row.state = "sending"
+        row.locked_until = now + lease
+        row.attempts += 1
+        deliveries.append(
+            Delivery(
+                id=row.id,
+                kind=row.kind,
+                purpose=row.purpose,
+                reply_token=row.reply_token,
+                reply_expires_at=row.reply_expires_at,
+                to=list(keys.data.decrypt_json(row.to_ct, OUTBOX_TO)) if row.to_ct else [],  # type: ignore[call-overload]
+                messages=list(keys.data.decrypt_json(row.payload_ct, OUTBOX_PAYLOAD))  # type: ignore[call-overload]
+                if row.payload_ct
+                else [],
+                retry_key=row.retry_key,
+                attempts=row.attempts,
+            )
+        )
+    return deliveries
+
+
+def mark_sent(session: Session, row_id: int, now: datetime) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(state="sent", sent_at=now, locked_until=None, to_ct=None, payload_ct=None,
+                reply_token=None, last_error=None)
+    )
+
+
+def mark_failed(
+    session: Session,
+    row_id: int,
+    now: datetime,
+    *,
+    error: str,
+    attempts: int,
+    max_attempts: int,
+    retry_after: float | None = None,
+    base_delay: float = 2.0,
+    max_delay: float = 600.0,
+) -> str:
+    """Reschedule with exponential backoff and full jitter, or give up; returns the new state."""
+    if attempts >= max_attempts:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(state="dead", locked_until=None, last_error=error[:200])
+        )
+        return "dead"
+    delay = min(max_delay, base_delay * 2 ** (attempts - 1))
+    delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not secrecy
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(
+            state="pending",
+            locked_until=None,
+            next_attempt_at=now + timedelta(seconds=delay),
+            last_error=error[:200],
+        )
+    )
+    return "pending"
+
+
+def switch_to_push(session: Session, row_id: int) -> None:
+    """An expired or used reply token: deliver the same messages by push instead."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(kind="push", reply_token=None)
+    )
+
+
+def retry_dead(session: Session, now: datetime, row_id: int | None = None) -> int:
+    """Put dead letters (all, or one) back in the queue."""
+    stmt = update(OutboxMessage).where(OutboxMessage.state == "dead")
+    if row_id is not None:
+        stmt = stmt.where(OutboxMessage.id == row_id)
+    result = session.execute(stmt.values(state="pending", attempts=0, next_attempt_at=now))
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+def counts(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+    ).all()
+    return {state: n for state, n in rows}
+
+
+def listing(session: Session, state: str | None = None, limit: int = 50) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if state:
+        query = query.where(OutboxMessage.state == state)
+    return list(session.scalars(query))
