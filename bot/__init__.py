@@ -24,8 +24,8 @@ def create_app(
     ``test_config`` is a ready ``Settings`` or overrides for the settings read from the
     environment; a missing secret outside development stops the start with a clear error.
     """
-    settings = test_config if isinstance(test_config, Settings) else load_settings(
-        overrides=test_config
+    settings = (
+        test_config if isinstance(test_config, Settings) else load_settings(overrides=test_config)
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = Flask(__name__, instance_path=str(settings.instance_path))

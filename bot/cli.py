@@ -47,11 +47,11 @@ def _init(settings: Settings) -> Settings:
         passphrase = ensure_dev_keys(settings.instance_path / "keys")
         if passphrase:
             click.echo(BANNER, err=True)
-            click.echo("DEVELOPMENT KEYS created in " + str(settings.instance_path / "keys"),
-                       err=True)
+            click.echo(
+                "DEVELOPMENT KEYS created in " + str(settings.instance_path / "keys"), err=True
+            )
             click.echo("They protect nothing real: never use them for real reports.", err=True)
-            click.echo("Custodian passphrase for identity_private.json (shown only now):",
-                       err=True)
+            click.echo("Custodian passphrase for identity_private.json (shown only now):", err=True)
             click.echo("    " + passphrase, err=True)
             click.echo(BANNER, err=True)
         settings = _settings("development", instance_path=settings.instance_path)
@@ -75,18 +75,20 @@ def init() -> None:
 def serve(host: str, port: int, emulator_port: int) -> None:
     """Run the bot, the worker and the LINE emulator together, on development defaults."""
     import emulator
-    from emulator.server import EmulatorServer
-
     from bot import create_app
     from bot.worker import Worker
+    from emulator.server import EmulatorServer
 
     base = _settings("development")
     if not base.development:
         raise click.ClickException("`krasip serve` is for development; unset KRASIP_ENV")
     emulator_url = f"http://{host}:{emulator_port}"
     os.environ.update(
-        {"KRASIP_ENV": "development", "LINE_API_BASE_URL": emulator_url,
-         "LINE_DATA_API_BASE_URL": emulator_url}
+        {
+            "KRASIP_ENV": "development",
+            "LINE_API_BASE_URL": emulator_url,
+            "LINE_DATA_API_BASE_URL": emulator_url,
+        }
     )
     settings = _init(_settings("development", public_url=f"http://{host}:{port}"))
     app = create_app(settings)
@@ -151,10 +153,18 @@ def keys() -> None:
 
 
 @keys.command("generate")
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
-              help="an empty folder for the new key files")
-@click.option("--passphrase-file", type=click.Path(exists=True, path_type=Path),
-              help="read the custodian passphrase from this file instead of generating one")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="an empty folder for the new key files",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, path_type=Path),
+    help="read the custodian passphrase from this file instead of generating one",
+)
 def keys_generate(out: Path, passphrase_file: Path | None) -> None:
     """Create a production key set: identity key pair, data key, lookup pepper."""
     passphrase = passphrase_file.read_text().strip() if passphrase_file else new_passphrase()
@@ -181,10 +191,15 @@ def keys_generate(out: Path, passphrase_file: Path | None) -> None:
 @click.option("--private-key", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--reason", required=True, help="why the identity must be opened (audited)")
 @click.option("--actor", required=True, help="the custodian's name (audited)")
-@click.option("--passphrase", prompt=True, hide_input=True,
-              help="the custodian passphrase (prompted, hidden, when not given)")
-def keys_open(case_number: str, private_key: Path, reason: str, actor: str,
-              passphrase: str) -> None:
+@click.option(
+    "--passphrase",
+    prompt=True,
+    hide_input=True,
+    help="the custodian passphrase (prompted, hidden, when not given)",
+)
+def keys_open(
+    case_number: str, private_key: Path, reason: str, actor: str, passphrase: str
+) -> None:
     """Open the sealed identity of one case. The opening is written to the audit log first."""
     if len(reason.strip()) < 10:
         raise click.ClickException("give a real reason (at least 10 characters)")
@@ -207,8 +222,14 @@ def keys_open(case_number: str, private_key: Path, reason: str, actor: str,
             identity = key.open(case.identity_sealed)
         except CryptoError as exc:
             raise click.ClickException(str(exc)) from exc
-        repo.audit(session, actor=actor, action="identity.open", now=utc_now(),
-                   case_id=case.id, detail=f"cli; reason: {reason.strip()}")
+        repo.audit(
+            session,
+            actor=actor,
+            action="identity.open",
+            now=utc_now(),
+            case_id=case.id,
+            detail=f"cli; reason: {reason.strip()}",
+        )
     click.echo(f"Identity of {case.number} (this opening has been audited):")
     for field_name, value in sorted(identity.items()):
         click.echo(f"  {field_name}: {value}")
@@ -251,9 +272,11 @@ def outbox_list(state: str | None, limit: int) -> None:
     with runtime.db.transaction() as session:
         click.echo("counts: " + ", ".join(f"{k}={v}" for k, v in outbox.counts(session).items()))
         for row in outbox.listing(session, state, limit):
-            click.echo(f"{row.id:>6} {row.kind:<9} {row.purpose:<10} {row.state:<8} "
-                       f"attempts={row.attempts} created={row.created_at:%Y-%m-%d %H:%M:%S} "
-                       f"{row.last_error or ''}")
+            click.echo(
+                f"{row.id:>6} {row.kind:<9} {row.purpose:<10} {row.state:<8} "
+                f"attempts={row.attempts} created={row.created_at:%Y-%m-%d %H:%M:%S} "
+                f"{row.last_error or ''}"
+            )
 
 
 @outbox_group.command("retry")

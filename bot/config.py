@@ -12,9 +12,10 @@ from typing import Any
 from store.crypto import CryptoError
 from store.keys import KeyMaterial, read_folder
 
-DEV_CHANNEL_SECRET = "krasip-dev-channel-secret"
-DEV_ACCESS_TOKEN = "krasip-dev-access-token"
-DEV_SECRET_KEY = "krasip-dev-secret-key-not-for-production"
+# Placeholders for the local emulator only: outside development these must be configured.
+DEV_CHANNEL_SECRET = "krasip-dev-channel-secret"  # noqa: S105
+DEV_ACCESS_TOKEN = "krasip-dev-access-token"  # noqa: S105
+DEV_SECRET_KEY = "krasip-dev-secret-key-not-for-production"  # noqa: S105
 DEV_EMULATOR_URL = "http://127.0.0.1:8090"
 
 
@@ -56,8 +57,14 @@ class Settings:
 
 
 _PUBLIC_FIELDS = {
-    "env", "instance_path", "line_api_base_url", "line_data_api_base_url", "max_body_bytes",
-    "draft_ttl", "outbox_max_attempts", "public_url",
+    "env",
+    "instance_path",
+    "line_api_base_url",
+    "line_data_api_base_url",
+    "max_body_bytes",
+    "draft_ttl",
+    "outbox_max_attempts",
+    "public_url",
 }
 
 

@@ -12,24 +12,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-import handlers
-from handlers import tokens
-from handlers.model import (
-    AddReporterMessage,
-    CaseStatus,
-    Context,
-    DiscardDraft,
-    Effect,
-    FetchMedia,
-    Incoming,
-    LookupOutcome,
-    MarkStaffMessagesRead,
-    MediaRef,
-    RecordLookupFailure,
-    StaffMessage,
-    StopUpdates,
-    SubmitReport,
-)
 from linebot.v3.webhooks import (
     AudioMessageContent,
     Event,
@@ -48,8 +30,26 @@ from linebot.v3.webhooks import (
 )
 from sqlalchemy.orm import Session
 
+import handlers
 from bot.outbox import enqueue_replies
 from bot.runtime import Runtime
+from handlers import tokens
+from handlers.model import (
+    AddReporterMessage,
+    CaseStatus,
+    Context,
+    DiscardDraft,
+    Effect,
+    FetchMedia,
+    Incoming,
+    LookupOutcome,
+    MarkStaffMessagesRead,
+    MediaRef,
+    RecordLookupFailure,
+    StaffMessage,
+    StopUpdates,
+    SubmitReport,
+)
 from store import media, repo
 
 log = logging.getLogger(__name__)
@@ -72,15 +72,18 @@ def _incoming(event: Event) -> Incoming | None:
     if isinstance(content, ImageMessageContent):
         return Incoming(kind="media", media=MediaRef(content.id, "image"))
     if isinstance(content, VideoMessageContent):
-        return Incoming(kind="media", media=MediaRef(content.id, "video",
-                                                     duration_ms=content.duration))
+        return Incoming(
+            kind="media", media=MediaRef(content.id, "video", duration_ms=content.duration)
+        )
     if isinstance(content, AudioMessageContent):
-        return Incoming(kind="media", media=MediaRef(content.id, "audio",
-                                                     duration_ms=content.duration))
+        return Incoming(
+            kind="media", media=MediaRef(content.id, "audio", duration_ms=content.duration)
+        )
     if isinstance(content, FileMessageContent):
-        return Incoming(kind="media", media=MediaRef(content.id, "file",
-                                                     file_name=content.file_name,
-                                                     size=content.file_size))
+        return Incoming(
+            kind="media",
+            media=MediaRef(content.id, "file", file_name=content.file_name, size=content.file_size),
+        )
     if isinstance(content, StickerMessageContent):
         return Incoming(kind="sticker")
     if isinstance(content, LocationMessageContent):
@@ -131,8 +134,9 @@ class EventProcessor:
         if incoming is None:
             return []
         state = repo.lock_conversation(session, self.rt.keys, reporter_key, now)
-        ctx = Context(now=now, lookup=lambda token: self._lookup(session, token, now),
-                      limits=self.rt.limits)
+        ctx = Context(
+            now=now, lookup=lambda token: self._lookup(session, token, now), limits=self.rt.limits
+        )
         result = handlers.handle(state, incoming, ctx)
         replies = list(result.replies)
         for effect in result.effects:
@@ -141,9 +145,16 @@ class EventProcessor:
         if not replies:
             return []
         purpose = "receipt" if any(isinstance(e, SubmitReport) for e in result.effects) else "reply"
-        return enqueue_replies(session, self.rt.keys, self.rt.settings, user_id=user_id,
-                               reply_token=reply_token, messages=replies, now=now,
-                               purpose=purpose)
+        return enqueue_replies(
+            session,
+            self.rt.keys,
+            self.rt.settings,
+            user_id=user_id,
+            reply_token=reply_token,
+            messages=replies,
+            now=now,
+            purpose=purpose,
+        )
 
     def _group_event(self, session: Session, event: Event, now: datetime) -> list[int]:
         """Groups and rooms: never take a report there; say so when addressed."""
@@ -151,16 +162,24 @@ class EventProcessor:
         addressed = isinstance(event, JoinEvent) or (
             isinstance(event, MessageEvent)
             and isinstance(event.message, TextMessageContent)
-            and (event.message.text.strip().lower() in GROUP_WORDS
-                 or tokens.parse(event.message.text) is not None)
+            and (
+                event.message.text.strip().lower() in GROUP_WORDS
+                or tokens.parse(event.message.text) is not None
+            )
         )
         source = getattr(event, "source", None)
         chat_id = getattr(source, "group_id", None) or getattr(source, "room_id", None)
         if not addressed or not reply_token or not chat_id:
             return []
-        return enqueue_replies(session, self.rt.keys, self.rt.settings, user_id=chat_id,
-                               reply_token=reply_token, messages=handlers.group_notice("th"),
-                               now=now)
+        return enqueue_replies(
+            session,
+            self.rt.keys,
+            self.rt.settings,
+            user_id=chat_id,
+            reply_token=reply_token,
+            messages=handlers.group_notice("th"),
+            now=now,
+        )
 
     def _failure_notice(self, session: Session, event: Event, now: datetime) -> list[int]:
         source = getattr(event, "source", None)
@@ -168,9 +187,15 @@ class EventProcessor:
         reply_token = getattr(event, "reply_token", None)
         if not isinstance(source, UserSource) or not user_id or not reply_token:
             return []
-        return enqueue_replies(session, self.rt.keys, self.rt.settings, user_id=user_id,
-                               reply_token=reply_token, messages=handlers.failure_notice("th"),
-                               now=now)
+        return enqueue_replies(
+            session,
+            self.rt.keys,
+            self.rt.settings,
+            user_id=user_id,
+            reply_token=reply_token,
+            messages=handlers.failure_notice("th"),
+            now=now,
+        )
 
     # --- reads handed to the handler -------------------------------------------------
 

@@ -105,7 +105,9 @@ class LineGateway:
             return SendOutcome(ok=False, retryable=True, error=_describe(exc))
         return SendOutcome(ok=True)
 
-    def multicast(self, to: list[str], messages: list[dict[str, Any]], retry_key: str) -> SendOutcome:
+    def multicast(
+        self, to: list[str], messages: list[dict[str, Any]], retry_key: str
+    ) -> SendOutcome:
         api, _ = self._clients()
         request = MulticastRequest.from_dict({"to": to, "messages": messages})
         try:

@@ -68,14 +68,23 @@ def enqueue_push(
     for start in range(0, len(messages), MAX_MESSAGES_PER_REQUEST):
         chunk = messages[start : start + MAX_MESSAGES_PER_REQUEST]
         if len(to) == 1:
-            ids.append(outbox.enqueue(session, keys, kind="push", to=to, messages=chunk,
-                                      now=now, purpose=purpose))
+            ids.append(
+                outbox.enqueue(
+                    session, keys, kind="push", to=to, messages=chunk, now=now, purpose=purpose
+                )
+            )
             continue
         for first in range(0, len(to), MAX_MULTICAST_RECIPIENTS):
             ids.append(
-                outbox.enqueue(session, keys, kind="multicast",
-                               to=to[first : first + MAX_MULTICAST_RECIPIENTS],
-                               messages=chunk, now=now, purpose=purpose)
+                outbox.enqueue(
+                    session,
+                    keys,
+                    kind="multicast",
+                    to=to[first : first + MAX_MULTICAST_RECIPIENTS],
+                    messages=chunk,
+                    now=now,
+                    purpose=purpose,
+                )
             )
     return ids
 
@@ -92,7 +101,11 @@ class Sender:
         clock: Callable[[], datetime],
     ) -> None:
         self.db, self.keys, self.gateway, self.settings, self.clock = (
-            db, keys, gateway, settings, clock,
+            db,
+            keys,
+            gateway,
+            settings,
+            clock,
         )
 
     def deliver(self, ids: list[int] | None = None, limit: int = 50) -> int:
@@ -120,8 +133,13 @@ class Sender:
                 max_attempts=self.settings.outbox_max_attempts,
                 retry_after=outcome.retry_after,
             )
-        log.warning("outbox %s (%s) not delivered: %s; now %s",
-                    delivery.id, delivery.purpose, outcome.error, state)
+        log.warning(
+            "outbox %s (%s) not delivered: %s; now %s",
+            delivery.id,
+            delivery.purpose,
+            outcome.error,
+            state,
+        )
 
     def _attempt(self, delivery: outbox.Delivery) -> SendOutcome:
         if delivery.kind == "multicast":
@@ -152,8 +170,9 @@ class Dispatcher:
 
     def __init__(self, sender: Sender, threads: int) -> None:
         self.sender = sender
-        self._pool = ThreadPoolExecutor(max_workers=max(1, threads),
-                                        thread_name_prefix="krasip-send")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, threads), thread_name_prefix="krasip-send"
+        )
 
     def submit(self, ids: list[int]) -> None:
         if ids:

@@ -46,10 +46,20 @@ def menu_image() -> bytes:
         left = index * third
         draw.rectangle([left + 12, 12, left + third - 12, HEIGHT - 12], fill=colour)
         centre = (left + third // 2, HEIGHT // 2)
-        draw.text((centre[0], centre[1] - 70), t("th", label_key), font=_font(120),
-                  fill="white", anchor="mm")
-        draw.text((centre[0], centre[1] + 90), t("en", label_key), font=_font(90),
-                  fill="white", anchor="mm")
+        draw.text(
+            (centre[0], centre[1] - 70),
+            t("th", label_key),
+            font=_font(120),
+            fill="white",
+            anchor="mm",
+        )
+        draw.text(
+            (centre[0], centre[1] + 90),
+            t("en", label_key),
+            font=_font(90),
+            fill="white",
+            anchor="mm",
+        )
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
@@ -74,12 +84,24 @@ def menu_definition() -> dict[str, object]:
 
 def install_rich_menu(settings: Settings) -> str:
     """Create the menu, upload its image and make it the default; returns its id."""
-    api = MessagingApi(ApiClient(Configuration(host=settings.line_api_base_url,
-                                               access_token=settings.line_channel_access_token)))
-    blob = MessagingApiBlob(ApiClient(Configuration(
-        host=settings.line_data_api_base_url, access_token=settings.line_channel_access_token)))
+    api = MessagingApi(
+        ApiClient(
+            Configuration(
+                host=settings.line_api_base_url, access_token=settings.line_channel_access_token
+            )
+        )
+    )
+    blob = MessagingApiBlob(
+        ApiClient(
+            Configuration(
+                host=settings.line_data_api_base_url,
+                access_token=settings.line_channel_access_token,
+            )
+        )
+    )
     created = api.create_rich_menu(RichMenuRequest.from_dict(menu_definition()))
-    blob.set_rich_menu_image(created.rich_menu_id, body=bytearray(menu_image()),
-                             _headers={"Content-Type": "image/png"})
+    blob.set_rich_menu_image(
+        created.rich_menu_id, body=bytearray(menu_image()), _headers={"Content-Type": "image/png"}
+    )
     api.set_default_rich_menu(created.rich_menu_id)
     return str(created.rich_menu_id)

@@ -6,11 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from handlers.model import Limits
-
 from bot.config import ConfigError, Settings
 from bot.line import LineGateway
 from bot.outbox import Dispatcher, Sender
+from handlers.model import Limits
 from store.crypto import CryptoError, Keyring
 from store.db import Database
 

@@ -70,8 +70,9 @@ class Worker:
     def _fetch_one(self, item: media.PendingMedia) -> None:
         settings = self.rt.settings
         try:
-            data, content_type = self.rt.gateway.content(item.line_message_id,
-                                                         settings.media_max_bytes)
+            data, content_type = self.rt.gateway.content(
+                item.line_message_id, settings.media_max_bytes
+            )
             cleaned = media.clean(item.kind, data, content_type)
         except ContentUnavailable as exc:
             final = not exc.retryable or item.attempts >= MEDIA_MAX_ATTEMPTS

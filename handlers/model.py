@@ -98,7 +98,9 @@ class LookupOutcome:
 
 
 Lookup = Callable[[str], "CaseStatus | str"]
-"""Looks up a normalised token (``XXXX-XXXX-XXXX-XXXX``); returns a CaseStatus or a LookupOutcome."""
+"""Looks up a normalised token (``XXXX-XXXX-XXXX-XXXX``).
+
+Returns a CaseStatus, or a LookupOutcome when there is none to show."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ class SubmitReport:
 
     lang: str
     anonymous: bool
-    report: dict[str, Any]  # category, agency, official, description, when, where, evidence_note, witnesses
+    # category, agency, official, description, when, where, evidence_note, witnesses
+    report: dict[str, Any]
     identity: dict[str, str] | None  # name, contact, relation — only for a confidential report
     notify: bool  # the reporter wants a LINE message when the case changes
     meets_anonymous_bar: bool  # evidence and witnesses given (seed 003, 8.1.1)

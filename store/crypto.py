@@ -231,7 +231,9 @@ class DataKeyring:
         if aead is None:
             raise CryptoError(f"data key {key_id!r} is not configured")
         try:
-            return aead.decrypt(blob[kid_end : kid_end + 12], blob[kid_end + 12 :], purpose.encode())
+            return aead.decrypt(
+                blob[kid_end : kid_end + 12], blob[kid_end + 12 :], purpose.encode()
+            )
         except InvalidTag as exc:
             raise CryptoError("ciphertext does not open (wrong key or tampered)") from exc
 

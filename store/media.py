@@ -67,8 +67,9 @@ def clean(kind: str, data: bytes, content_type: str | None) -> CleanedMedia:
     """Prepare any evidence item for storage: images are re-encoded, the rest kept as sent."""
     if kind == "image":
         return clean_image(data)
-    return CleanedMedia(data, content_type or "application/octet-stream",
-                        hashlib.sha256(data).hexdigest())
+    return CleanedMedia(
+        data, content_type or "application/octet-stream", hashlib.sha256(data).hexdigest()
+    )
 
 
 # --- attachment rows -----------------------------------------------------------------
@@ -118,11 +119,14 @@ class PendingMedia:
 def claim_pending(
     session: Session, now: datetime, *, limit: int = 10, lease: timedelta = timedelta(minutes=2)
 ) -> list[PendingMedia]:
-    due = (
-        (Attachment.state == "pending") & (Attachment.next_attempt_at <= now)
-    ) | ((Attachment.state == "fetching") & (Attachment.locked_until < now))
+    due = ((Attachment.state == "pending") & (Attachment.next_attempt_at <= now)) | (
+        (Attachment.state == "fetching") & (Attachment.locked_until < now)
+    )
     rows = session.scalars(
-        select(Attachment).where(due).order_by(Attachment.id).limit(limit)
+        select(Attachment)
+        .where(due)
+        .order_by(Attachment.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
     for row in rows:
@@ -149,7 +153,12 @@ def store_content(session: Session, keys: Keyring, attachment_id: int, media: Cl
 
 
 def mark_failed(
-    session: Session, attachment_id: int, now: datetime, *, error: str, final: bool,
+    session: Session,
+    attachment_id: int,
+    now: datetime,
+    *,
+    error: str,
+    final: bool,
     delay: timedelta = timedelta(seconds=30),
 ) -> None:
     session.execute(

@@ -214,3 +214,65 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# --- the web console (issue: triage, sealed identities, messages, statistics) --------
+
+
+class StaffUser(Base):
+    """A console account. Roles: ``staff``, ``admin``, ``custodian`` (DESIGN.md)."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # The TOTP secret, encrypted under the data keys; confirmed once a first code matched.
+    totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last accepted time step: a code is never accepted twice (replay).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    lang: Mapped[str] = mapped_column(String(8), default="th")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginAttempt(Base):
+    """One log-in attempt, kept in the database so every web worker counts the same."""
+
+    __tablename__ = "login_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    username: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ix_login_attempt_username_at", "username", "at"),
+        Index("ix_login_attempt_ip_at", "ip", "at"),
+        Index("ix_login_attempt_at", "at"),
+    )
+
+
+class CaseNote(Base):
+    """An internal note on a case, encrypted; never shown to the reporter."""
+
+    __tablename__ = "case_note"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author: Mapped[str] = mapped_column(String(64))
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# Indexes for the console's case list (keyset pagination over 100,000+ cases) and the
+# monthly statistics; declared here so `alembic check` sees them.
+Index("ix_case_filed_at_id", Case.filed_at, Case.id)
+Index("ix_case_updated_at_id", Case.updated_at, Case.id)
+Index("ix_case_status_filed_at_id", Case.status, Case.filed_at, Case.id)
+Index("ix_case_channel_filed_at_id", Case.channel, Case.filed_at, Case.id)

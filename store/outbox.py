@@ -84,9 +84,9 @@ def claim(
     lease: timedelta = timedelta(seconds=60),
 ) -> list[Delivery]:
     """Claim due rows (or just ``ids``) for this sender under a lease."""
-    due = (
-        (OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now)
-    ) | ((OutboxMessage.state == "sending") & (OutboxMessage.locked_until < now))
+    due = ((OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now)) | (
+        (OutboxMessage.state == "sending") & (OutboxMessage.locked_until < now)
+    )
     query = select(OutboxMessage).where(due)
     if ids is not None:
         query = query.where(OutboxMessage.id.in_(ids))
@@ -119,8 +119,15 @@ def mark_sent(session: Session, row_id: int, now: datetime) -> None:
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
-        .values(state="sent", sent_at=now, locked_until=None, to_ct=None, payload_ct=None,
-                reply_token=None, last_error=None)
+        .values(
+            state="sent",
+            sent_at=now,
+            locked_until=None,
+            to_ct=None,
+            payload_ct=None,
+            reply_token=None,
+            last_error=None,
+        )
     )
 
 

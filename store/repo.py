@@ -60,8 +60,9 @@ def claim_event(session: Session, webhook_event_id: str, now: datetime) -> bool:
         _insert(session)(ProcessedEvent)
         .values(webhook_event_id=webhook_event_id, received_at=now)
         .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+        .returning(ProcessedEvent.webhook_event_id)
     )
-    return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    return session.execute(stmt).first() is not None
 
 
 def prune_events(session: Session, before: datetime) -> int:
@@ -215,7 +216,9 @@ def public_note(keys: Keyring, case: Case) -> str | None:
     return keys.data.decrypt_text(case.public_note_ct, CASE_NOTE) if case.public_note_ct else None
 
 
-def unread_staff_messages(session: Session, keys: Keyring, case_id: int) -> list[tuple[int, datetime, str]]:
+def unread_staff_messages(
+    session: Session, keys: Keyring, case_id: int
+) -> list[tuple[int, datetime, str]]:
     rows = session.scalars(
         select(CaseMessage)
         .where(
@@ -278,10 +281,13 @@ def set_status(
     case.outcome = outcome if status == "closed" else None
     case.updated_at = now
     if public_note is not None:
-        case.public_note_ct = keys.data.encrypt_text(public_note, CASE_NOTE) if public_note else None
+        case.public_note_ct = (
+            keys.data.encrypt_text(public_note, CASE_NOTE) if public_note else None
+        )
     session.add(
-        CaseEvent(case_id=case.id, kind="status", at=now, status=status, outcome=case.outcome,
-                  actor=actor)
+        CaseEvent(
+            case_id=case.id, kind="status", at=now, status=status, outcome=case.outcome, actor=actor
+        )
     )
     return case
 
@@ -328,8 +334,9 @@ def new_token_bytes() -> bytes:
 GENESIS = "0" * 64
 
 
-def _entry_hash(prev_hash: str, at: datetime, actor: str, action: str, case_id: int | None,
-                detail: str) -> str:
+def _entry_hash(
+    prev_hash: str, at: datetime, actor: str, action: str, case_id: int | None, detail: str
+) -> str:
     body = json.dumps(
         [prev_hash, at.isoformat(), actor, action, case_id, detail], ensure_ascii=False
     )
@@ -337,7 +344,12 @@ def _entry_hash(prev_hash: str, at: datetime, actor: str, action: str, case_id: 
 
 
 def audit(
-    session: Session, *, actor: str, action: str, now: datetime, case_id: int | None = None,
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    case_id: int | None = None,
     detail: str = "",
 ) -> AuditEntry:
     """Append an entry to the hash chain. Callers must not put secrets in ``detail``."""
@@ -346,7 +358,12 @@ def audit(
     ).scalar_one_or_none()
     prev = last.hash if last else GENESIS
     entry = AuditEntry(
-        at=now, actor=actor, action=action, case_id=case_id, detail=detail, prev_hash=prev,
+        at=now,
+        actor=actor,
+        action=action,
+        case_id=case_id,
+        detail=detail,
+        prev_hash=prev,
         hash=_entry_hash(prev, now, actor, action, case_id, detail),
     )
     session.add(entry)
@@ -361,10 +378,10 @@ def verify_audit(session: Session) -> list[str]:
     for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
         if entry.prev_hash != prev:
             problems.append(f"entry {entry.id}: does not follow the entry before it")
-        expected = _entry_hash(entry.prev_hash, entry.at, entry.actor, entry.action,
-                               entry.case_id, entry.detail)
+        expected = _entry_hash(
+            entry.prev_hash, entry.at, entry.actor, entry.action, entry.case_id, entry.detail
+        )
         if entry.hash != expected:
             problems.append(f"entry {entry.id}: its content was changed")
         prev = entry.hash
     return problems
-

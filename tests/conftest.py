@@ -235,9 +235,7 @@ class Chat:
             for action in actions:
                 if needle in action.get("label", "") or needle in action.get("data", ""):
                     if action["type"] == "postback":
-                        return self._after(
-                            self.user.tap(action["data"], action.get("displayText"))
-                        )
+                        return self._after(self.user.tap(action["data"], action.get("displayText")))
                     return self.say(action["text"])
         labels = [a.get("label") for a in actions]
         raise AssertionError(f"no quick reply matching {needles}; offered: {labels}")

@@ -66,8 +66,14 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings({"KRASIP_ENV": "production", "KRASIP_INSTANCE": str(tmp_path)})
     message = str(info.value)
-    for name in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "SECRET_KEY",
-                 "KRASIP_DATA_KEYS", "KRASIP_LOOKUP_PEPPER", "KRASIP_IDENTITY_PUBLIC_KEY"):
+    for name in (
+        "LINE_CHANNEL_SECRET",
+        "LINE_CHANNEL_ACCESS_TOKEN",
+        "SECRET_KEY",
+        "KRASIP_DATA_KEYS",
+        "KRASIP_LOOKUP_PEPPER",
+        "KRASIP_IDENTITY_PUBLIC_KEY",
+    ):
         assert name in message
     with pytest.raises(ConfigError):
         create_app({"env": "production", "instance_path": tmp_path})
@@ -114,9 +120,17 @@ def _file_confidential_case(tmp_path: Path, keys_folder: Path) -> str:
     db = Database(env["DATABASE_URL"])
     with db.transaction() as session:
         created = repo.create_case(
-            session, keyring, now=datetime.now(UTC), token="AAAA-BBBB-CCCC-DDDD",
-            channel="line", lang="th", category="money", district_code="1004",
-            anonymous=False, meets_anonymous_bar=True, content={"description": "x"},
+            session,
+            keyring,
+            now=datetime.now(UTC),
+            token="AAAA-BBBB-CCCC-DDDD",
+            channel="line",
+            lang="th",
+            category="money",
+            district_code="1004",
+            anonymous=False,
+            meets_anonymous_bar=True,
+            content={"description": "x"},
             identity={"name": "Somchai Jaidee", "contact": "0812345678"},
             notify_user_id=None,
         )
@@ -130,8 +144,17 @@ def test_custodian_opens_an_identity_and_the_opening_is_audited(tmp_path: Path) 
     number = _file_confidential_case(tmp_path, tmp_path / "keys")
     env = _production_env(tmp_path, tmp_path / "keys")
     runner = CliRunner(env=env)
-    args = ["keys", "open", number, "--private-key", str(tmp_path / "keys/identity_private.json"),
-            "--actor", "custodian-1", "--reason", "NACC referral requires the complainant"]
+    args = [
+        "keys",
+        "open",
+        number,
+        "--private-key",
+        str(tmp_path / "keys/identity_private.json"),
+        "--actor",
+        "custodian-1",
+        "--reason",
+        "NACC referral requires the complainant",
+    ]
 
     refused = runner.invoke(main, args, input="wrong passphrase\n")
     assert refused.exit_code != 0

@@ -50,8 +50,13 @@ def _signed_post(bot: Bot, body: bytes, signature: str | None = None) -> request
 
 def test_bad_signature_is_refused_and_nothing_is_stored(bot: Bot, line: Any) -> None:
     status = line.post_raw_events(
-        [_event("message", message={"type": "text", "id": "1", "text": "ร้องเรียน"},
-                replyToken="r" * 32)],
+        [
+            _event(
+                "message",
+                message={"type": "text", "id": "1", "text": "ร้องเรียน"},
+                replyToken="r" * 32,
+            )
+        ],
         signature="bm90IGEgc2lnbmF0dXJl",
     )
     assert status == 400
@@ -104,9 +109,12 @@ def test_redelivered_event_changes_nothing(bot: Bot, chat: Chat, line: Any) -> N
 def test_duplicate_deliveries_at_the_same_moment_are_acted_on_once(
     bot: Bot, chat: Chat, line: Any
 ) -> None:
-    event = _event("message", chat.user_id,
-                   message={"type": "text", "id": "4711", "text": "report"},
-                   replyToken=uuid.uuid4().hex)
+    event = _event(
+        "message",
+        chat.user_id,
+        message={"type": "text", "id": "4711", "text": "report", "quoteToken": "q1"},
+        replyToken=uuid.uuid4().hex,
+    )
     statuses: list[int] = []
     threads = [
         threading.Thread(target=lambda: statuses.append(line.post_raw_events([event])))
@@ -122,36 +130,74 @@ def test_duplicate_deliveries_at_the_same_moment_are_acted_on_once(
     assert _count(bot, OutboxMessage) == 1
 
 
-def test_events_we_do_not_act_on_are_acknowledged_without_error(
-    bot: Bot, line: Any
-) -> None:
+def test_events_we_do_not_act_on_are_acknowledged_without_error(bot: Bot, line: Any) -> None:
     user = "U" + uuid.uuid4().hex
     group = {"type": "group", "groupId": "C" + uuid.uuid4().hex, "userId": user}
     room = {"type": "room", "roomId": "R" + uuid.uuid4().hex, "userId": user}
     events = [
         _event("unsend", user, unsend={"messageId": "123"}),
         _event("unfollow", user),
-        _event("postback", user, replyToken=uuid.uuid4().hex,
-               postback={"data": "s=review&v=confirm"}),
+        _event(
+            "postback", user, replyToken=uuid.uuid4().hex, postback={"data": "s=review&v=confirm"}
+        ),
         _event("postback", user, replyToken=uuid.uuid4().hex, postback={"data": "garbage%%"}),
-        _event("message", user, replyToken=uuid.uuid4().hex,
-               message={"type": "sticker", "id": "5", "packageId": "446", "stickerId": "1988",
-                        "stickerResourceType": "STATIC"}),
-        _event("message", user, replyToken=uuid.uuid4().hex,
-               message={"type": "location", "id": "6", "latitude": 13.75,
-                        "longitude": 100.5, "address": "Bangkok"}),
+        _event(
+            "message",
+            user,
+            replyToken=uuid.uuid4().hex,
+            message={
+                "type": "sticker",
+                "id": "5",
+                "packageId": "446",
+                "stickerId": "1988",
+                "stickerResourceType": "STATIC",
+                "quoteToken": "q4",
+            },
+        ),
+        _event(
+            "message",
+            user,
+            replyToken=uuid.uuid4().hex,
+            message={
+                "type": "location",
+                "id": "6",
+                "latitude": 13.75,
+                "longitude": 100.5,
+                "address": "Bangkok",
+            },
+        ),
         _event("join", replyToken=uuid.uuid4().hex, source=group),
         _event("leave", source=group),
-        _event("memberJoined", replyToken=uuid.uuid4().hex, source=group,
-               joined={"members": [{"type": "user", "userId": user}]}),
-        _event("message", replyToken=uuid.uuid4().hex, source=group,
-               message={"type": "text", "id": "7", "text": "hello everyone"}),
-        _event("message", replyToken=uuid.uuid4().hex, source=room,
-               message={"type": "text", "id": "8", "text": "ร้องเรียน"}),
-        _event("videoPlayComplete", user, replyToken=uuid.uuid4().hex,
-               videoPlayComplete={"trackingId": "t"}),
-        _event("beacon", user, replyToken=uuid.uuid4().hex,
-               beacon={"hwid": "d41d8cd98f", "type": "enter"}),
+        _event(
+            "memberJoined",
+            replyToken=uuid.uuid4().hex,
+            source=group,
+            joined={"members": [{"type": "user", "userId": user}]},
+        ),
+        _event(
+            "message",
+            replyToken=uuid.uuid4().hex,
+            source=group,
+            message={"type": "text", "id": "7", "text": "hello everyone", "quoteToken": "q2"},
+        ),
+        _event(
+            "message",
+            replyToken=uuid.uuid4().hex,
+            source=room,
+            message={"type": "text", "id": "8", "text": "ร้องเรียน", "quoteToken": "q3"},
+        ),
+        _event(
+            "videoPlayComplete",
+            user,
+            replyToken=uuid.uuid4().hex,
+            videoPlayComplete={"trackingId": "t"},
+        ),
+        _event(
+            "beacon",
+            user,
+            replyToken=uuid.uuid4().hex,
+            beacon={"hwid": "d41d8cd98f", "type": "enter"},
+        ),
         _event("thingsYetToBeInvented", user, somethingNew={"x": 1}),
     ]
     for event in events:
@@ -166,9 +212,12 @@ def test_events_we_do_not_act_on_are_acknowledged_without_error(
 
 def test_a_group_is_told_reports_belong_in_a_private_chat(bot: Bot, line: Any) -> None:
     group_id = "C" + uuid.uuid4().hex
-    event = _event("message", replyToken=uuid.uuid4().hex,
-                   source={"type": "group", "groupId": group_id, "userId": "U" + "1" * 32},
-                   message={"type": "text", "id": "9", "text": "ร้องเรียน"})
+    event = _event(
+        "message",
+        replyToken=uuid.uuid4().hex,
+        source={"type": "group", "groupId": group_id, "userId": "U" + "1" * 32},
+        message={"type": "text", "id": "9", "text": "ร้องเรียน", "quoteToken": "q3"},
+    )
     assert line.post_raw_events([event]) == 200
     bot.settle()
     replies = [r for r in line.requests("/v2/bot/message/reply") if r["status"] == 200]

@@ -1,0 +1,1 @@
+"""Package data for the conversation (the 50 Bangkok districts)."""

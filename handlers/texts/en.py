@@ -1,0 +1,391 @@
+"""English texts. Same keys and placeholders as :mod:`handlers.texts.th`."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, str] = {
+    # --- words a reporter may type (never shown; "|" separates alternatives) ---
+    "kw.report": "report|make a report|new report",
+    "kw.status": "status|check status",
+    "kw.cancel": "cancel",
+    "kw.stop_updates": "stop updates|stop notifications",
+    "kw.done": "done|finished|finish",
+    "kw.district_affix": "district office|district|khet|office",
+    "kw.today": "today",
+    "kw.yesterday": "yesterday",
+    # --- buttons shared by many questions (quick-reply labels: at most 20 characters) ---
+    "btn.cancel": "Cancel",
+    "btn.cmd.report": "Make a report",
+    "btn.cmd.status": "Check status",
+    "btn.lang.self": "English",
+    "btn.done": "Done",
+    "label.done": "Done",
+    "btn.skip": "Skip",
+    "label.skip": "Skip (not given)",
+    "btn.clear": "Clear and rewrite",
+    "label.clear": "Clear what I wrote and start again",
+    "btn.today": "Today",
+    "label.today": "Today",
+    "btn.yesterday": "Yesterday",
+    "label.yesterday": "Yesterday",
+    "btn.no_evidence": "No evidence",
+    "label.no_evidence": "I have no evidence",
+    "btn.restart.continue": "Continue my draft",
+    "label.restart.continue": "Continue my draft",
+    "btn.restart.over": "Start over",
+    "label.restart.over": "Delete my draft and start over",
+    # --- greeting, help, general ---
+    "greeting": (
+        'Hello, this is Krasip ("whisper"), a channel for reporting corruption in Bangkok\'s '
+        "city administration. Reports go to the Bangkok Anti-Corruption Operation Center "
+        "(ศปท.กทม.).\n\n"
+        "• You can report anonymously: we never learn who you are.\n"
+        "• If you give your name, it is encrypted, kept apart and treated as an official "
+        "secret.\n"
+        "• After sending you get a tracking token to check the status at any time.\n\n"
+        'Type "report" to start, or send your tracking token to see a report\'s status.'
+    ),
+    "help": (
+        'What would you like to do?\n• Type "report" to make a new report.\n'
+        "• Send your tracking token (like 7KQ2-M9XD-4FRA-8PZT) to see a report's status.\n"
+        '• Type "stop updates" to receive no more update messages.'
+    ),
+    "idle.media": (
+        "To send photos or files as evidence, please start a report first; the form asks "
+        "for evidence later on. This file has not been kept."
+    ),
+    "group.notice": (
+        "Krasip only takes reports in a private 1:1 chat with this account. For your own "
+        "safety, please never describe or post a report in a group."
+    ),
+    "failure.notice": (
+        "Sorry, something went wrong on our side. Nothing you sent is lost. Please try "
+        "again in a moment."
+    ),
+    "update.notice": (
+        "There is an update on your report. Send your tracking token in this chat to read it."
+    ),
+    "updates.stopped": (
+        "We will not send update messages to this chat any more. You can still check the "
+        "status yourself at any time with your tracking token."
+    ),
+    "cancel.form": "Your report was cancelled. The draft and any files you sent were deleted.",
+    "cancel.other": "Cancelled.",
+    "cancel.nothing": "There is nothing to cancel right now.",
+    "draft.expired": (
+        "The report you started was left unfinished for too long, so it was deleted for "
+        "your safety."
+    ),
+    "restart.prompt": ("You have an unfinished report. Continue it, or delete it and start over?"),
+    # --- errors ---
+    "err.empty": "Nothing received yet. Please type your answer.",
+    "err.too_long": (
+        "That is too long ({length} characters); at most {limit} characters per message. "
+        "Nothing was saved. Please shorten it or send it in parts."
+    ),
+    "err.choose": "Please pick one of the buttons below, or type its label.",
+    "err.answer_in_text": "Please answer in text.",
+    "err.media_not_now": (
+        'Thank you. Photos and files are asked for at the "evidence" step; this one has '
+        "not been kept. Please answer the current question first."
+    ),
+    "err.invalid": "That answer does not work here. Please try again.",
+    "err.contact": (
+        "That does not look like a phone number or e-mail address. Please type a phone "
+        "number such as 081-234-5678 or +66812345678, or an e-mail such as name@example.com."
+    ),
+    "err.too_many_media": "At most {max} files per report. This file has not been kept.",
+    "err.file_too_big": (
+        "This file is too large: at most {max_mb} MB per file. It has not been kept."
+    ),
+    "err.description_empty": 'Please describe what happened in at least one message before "Done".',
+    "err.description_full": (
+        "The description can be at most {limit} characters in total; {room} characters are "
+        "left. This message was not saved."
+    ),
+    "err.date_invalid": "That date does not exist. Please check it, e.g. 15/03/2026.",
+    "err.date_future": "That date is in the future. Please give the date it happened.",
+    # --- the form ---
+    "step.language": "กรุณาเลือกภาษา / Please choose a language",
+    "btn.language.th": "ภาษาไทย",
+    "label.language.th": "ภาษาไทย",
+    "btn.language.en": "English",
+    "label.language.en": "English",
+    "step.intro": (
+        "Your report goes to the Bangkok Anti-Corruption Operation Center (ศปท.กทม.) for a "
+        "fact check. Anything that could identify you is encrypted and concealed: the "
+        "centre's rules forbid revealing \"the informant's name, surname, address, photographs "
+        'or any other information that could identify them". You may report anonymously.\n\n'
+        "Please note (section 8.2.2): an informant whose information is of real use to the "
+        "BMA may receive a reward or commendation; an informant found to have knowingly made "
+        "a false report faces disciplinary or criminal action.\n\n"
+        'Type "cancel" at any step to stop.'
+    ),
+    "btn.intro.ok": "I understand, go on",
+    "label.intro.ok": "I understand, continue",
+    "step.identity_mode": (
+        "How do you want to report?\n\n"
+        "• Anonymous: we never know who you are. But under section 8.1.1 an anonymous "
+        'complaint is considered only if it "states clear evidence and names witnesses", '
+        "and staff cannot contact you (except through your tracking token).\n"
+        "• Confidential: your name and contact are encrypted and sealed; only an appointed "
+        "key custodian can open them. They are an official secret, and under section 8.1.2 "
+        "every copy leaving the centre has your name masked."
+    ),
+    "btn.identity_mode.anonymous": "Anonymous",
+    "label.identity_mode.anonymous": "Report anonymously",
+    "btn.identity_mode.confidential": "Confidential",
+    "label.identity_mode.confidential": "Confidential (name sealed)",
+    "step.category": "What is the report about?",
+    "cat.procurement": "Procurement (incl. schools)",
+    "btn.cat.procurement": "Procurement",
+    "cat.public_works": "Public works, building permits",
+    "btn.cat.public_works": "Public works",
+    "cat.city_law": "City law enforcement, street vendors",
+    "btn.cat.city_law": "City law/vendors",
+    "cat.environment": "Environment",
+    "btn.cat.environment": "Environment",
+    "cat.registration": "Civil & commercial registration, business permits",
+    "btn.cat.registration": "Registration/permits",
+    "cat.money": "Fees, fines, payments, allowances",
+    "btn.cat.money": "Fees/fines/payments",
+    "cat.assets": "Misuse of official property or time",
+    "btn.cat.assets": "Official property",
+    "cat.personnel": "Hiring, appointments, personnel",
+    "btn.cat.personnel": "Hiring/personnel",
+    "cat.other": "Other",
+    "btn.cat.other": "Other",
+    "step.agency": "Where does the official involved work?",
+    "btn.agency.district": "District office",
+    "label.agency.district": "A district office",
+    "btn.agency.other": "BMA dept / other",
+    "label.agency.other": "A BMA department or other agency",
+    "step.district": "Which district? Pick a button or type the name, e.g. Bang Rak.",
+    "district.page": "Pick a district (page {page}/{pages}) or type its name.",
+    "btn.district.more": "More ▶",
+    "label.district.more": "More districts",
+    "btn.district.type": "Type the name",
+    "label.district.type": "I'll type the name",
+    "district.type_name": "Please type the district's name, e.g. Bang Rak or Huai Khwang.",
+    "district.ambiguous": "Several districts match. Which one do you mean?",
+    "district.none": 'No Bangkok district is called "{typed}". Please type it again or pick one.',
+    "district.chosen": "Selected: {name} District Office",
+    "fmt.district": "{name} District Office",
+    "step.agency_name": "Please type the department or agency, e.g. Department of Public Works.",
+    "step.official_name": 'The official\'s name, if you know it, or press "Skip".',
+    "step.official_position": 'The official\'s position, if you know it, or press "Skip".',
+    "step.description": (
+        "What happened? Who did what, how, and what money or favours were asked for? You may "
+        'send several messages (at most {limit} characters in total); press "Done" when '
+        "finished."
+    ),
+    "description.added": ('Saved ({length}/{limit} characters). Send more, or press "Done".'),
+    "description.cleared": "Cleared. Please describe it again.",
+    "step.when": (
+        "When did it happen? Type a date such as 15/03/2026 or 2026-03-15, or roughly, "
+        'e.g. "about March".'
+    ),
+    "step.where": "Where did it happen (place, street or service counter)?",
+    "step.evidence": (
+        "Do you have evidence? Send photos, videos, audio or files (at most {max}) and/or "
+        "type what evidence exists and where. Hidden data in photos, such as GPS position, "
+        'is removed. Press "Done" when finished.'
+    ),
+    "evidence.received": 'Received item {count} (at most {max}). Send more, or press "Done".',
+    "evidence.noted": 'Evidence description saved. Send more, or press "Done".',
+    "step.witnesses": (
+        "Are there witnesses who saw it happen? Give their names or positions and how to "
+        'reach them if possible, or press "Skip".'
+    ),
+    "step.reporter_name": (
+        "Your full name. It is encrypted and sealed; ordinary staff accounts cannot see it."
+    ),
+    "step.reporter_contact": "A phone number or e-mail address where you can safely be reached.",
+    "step.reporter_relation": "How are you related to the case? Pick a button or type it.",
+    "btn.reporter_relation.victim": "Victim",
+    "label.reporter_relation.victim": "I am the victim",
+    "btn.reporter_relation.witness": "Witness",
+    "label.reporter_relation.witness": "I witnessed it",
+    "btn.reporter_relation.insider": "Insider/employee",
+    "label.reporter_relation.insider": "I work there (insider/employee)",
+    "btn.reporter_relation.other": "Other",
+    "label.reporter_relation.other": "Other",
+    "step.notify": (
+        "Do you want a LINE message when your case changes? It only says that there is an "
+        "update, never the content; you read it by sending your tracking token."
+    ),
+    "btn.notify.yes": "Yes, notify me",
+    "label.notify.yes": "Yes, tell me about updates",
+    "btn.notify.no": "No",
+    "label.notify.no": "No update messages",
+    "step.anonymous_bar": (
+        "Please note (section 8.1.1): an anonymous complaint, without signature, address or "
+        'position, "is not considered unless it states clear evidence and names '
+        'witnesses".\n\n'
+        "Your report does not yet have both evidence and witnesses. Add them now so that it "
+        "can be considered, or send it as it is."
+    ),
+    "btn.anonymous_bar.add_evidence": "Add evidence",
+    "label.anonymous_bar.add_evidence": "Add evidence",
+    "btn.anonymous_bar.add_witnesses": "Add witnesses",
+    "label.anonymous_bar.add_witnesses": "Add witnesses",
+    "btn.anonymous_bar.submit": "Send as it is",
+    "label.anonymous_bar.submit": "Send the report as it is",
+    # --- review ---
+    "step.review": "Please review your report before sending.",
+    "review.title": "Review before sending",
+    "review.below_bar": (
+        "Anonymous, without both evidence and witnesses: under section 8.1.1 it may not be "
+        "considered."
+    ),
+    "btn.review.confirm": "Confirm and send",
+    "label.review.confirm": "Confirm and send the report",
+    "btn.edit.identity_mode": "Edit: anonymity",
+    "label.edit.identity_mode": "Edit how I report",
+    "btn.edit.category": "Edit: category",
+    "label.edit.category": "Edit the category",
+    "btn.edit.agency": "Edit: agency",
+    "label.edit.agency": "Edit the agency",
+    "btn.edit.official": "Edit: official",
+    "label.edit.official": "Edit the official",
+    "btn.edit.description": "Edit: description",
+    "label.edit.description": "Edit the description",
+    "btn.edit.when": "Edit: date",
+    "label.edit.when": "Edit the date",
+    "btn.edit.where": "Edit: place",
+    "label.edit.where": "Edit the place",
+    "btn.edit.evidence": "Edit: evidence",
+    "label.edit.evidence": "Edit the evidence",
+    "btn.edit.witnesses": "Edit: witnesses",
+    "label.edit.witnesses": "Edit the witnesses",
+    "btn.edit.identity": "Edit: my details",
+    "label.edit.identity": "Edit my details",
+    "btn.edit.notify": "Edit: updates",
+    "label.edit.notify": "Edit update messages",
+    "sum.identity_mode": "How you report",
+    "sum.category": "Category",
+    "sum.agency": "Agency",
+    "sum.official": "Official involved",
+    "sum.description": "What happened",
+    "sum.when": "When",
+    "sum.where": "Where",
+    "sum.evidence": "Evidence",
+    "sum.witnesses": "Witnesses",
+    "sum.reporter_name": "Your name (sealed)",
+    "sum.reporter_contact": "Your contact (sealed)",
+    "sum.reporter_relation": "Your relation to the case",
+    "sum.notify": "Update messages on LINE",
+    "sum.not_given": "Not given",
+    "sum.files": "{count} file(s)",
+    # --- receipt ---
+    "receipt.alt": "Your report has been received: case {case_number}",
+    "receipt.title": "Your report has been received",
+    "receipt.token_label": "Your tracking token",
+    "receipt.keep_secret": (
+        "Keep this token secret: whoever has it can see the status and write in this case. "
+        "We cannot issue a new one."
+    ),
+    "receipt.case_number": "Case number",
+    "receipt.case_number_note": "The case number is a reference for staff; it opens nothing.",
+    "receipt.next": (
+        "Send the token in this chat at any time to see the status, read messages from "
+        "staff or add information. You may delete this chat once you have noted the token."
+    ),
+    # --- status ---
+    "status.ask_token": (
+        "Please send the 16-character tracking token you received, like 7KQ2-M9XD-4FRA-8PZT."
+    ),
+    "status.not_a_token": (
+        "That is not a tracking token. A token has 16 characters, like 7KQ2-M9XD-4FRA-8PZT."
+    ),
+    "status.finish_form_first": (
+        'You are in the middle of a report. Please finish it or type "cancel" first, then '
+        "send your tracking token."
+    ),
+    "status.alt": "Status of case {case_number}",
+    "status.title": "Your report's status",
+    "status.case_number": "Case number",
+    "status.category": "Category",
+    "status.filed": "Filed on",
+    "status.status": "Status",
+    "status.updated": "Last update",
+    "status.note": "Note from the centre",
+    "status.messages": "Messages from staff",
+    "status.more_messages": "More messages are waiting: send your token again to read them.",
+    "status_name.received": "Received",
+    "status_name.preliminary_review": "Preliminary review",
+    "status_name.fact_finding": "Secret fact-finding",
+    "status_name.under_consideration": "Under consideration",
+    "status_name.closed": "Closed",
+    "status_name.closed.completed": "Closed: completed",
+    "status_name.closed.forwarded_agency": "Forwarded to the responsible agency",
+    "status_name.closed.forwarded_working_group": "Forwarded to a working group",
+    "status_name.closed.referred_nacc": "Referred to the NACC (ป.ป.ช.)",
+    "status_name.closed.referred_pacc": "Referred to the PACC (ป.ป.ท.)",
+    "status_name.closed.no_grounds": "Closed: no grounds",
+    "status_detail.received": (
+        "The centre has received your report and is passing it on for a fact check."
+    ),
+    "status_detail.preliminary_review": (
+        "The Office of the BMA Civil Service Commission is checking the facts, with your "
+        "name kept secret."
+    ),
+    "status_detail.fact_finding": "A secret fact-finding subcommittee is looking into it.",
+    "status_detail.under_consideration": (
+        "The facts are grounded; the case is before the Bangkok Anti-Corruption Operation "
+        "Center for a decision."
+    ),
+    "status_detail.closed": "This case is closed.",
+    "outcome_detail.completed": "The centre has completed its work on this case.",
+    "outcome_detail.forwarded_agency": "The case was sent to the responsible agency to act on.",
+    "outcome_detail.forwarded_working_group": "The case was sent to a specialised working group.",
+    "outcome_detail.referred_nacc": "The case was referred to the National Anti-Corruption "
+    "Commission (NACC).",
+    "outcome_detail.referred_pacc": "The case was referred to the Public Sector Anti-Corruption "
+    "Commission (PACC).",
+    "outcome_detail.no_grounds": "The facts were checked and no grounds were found.",
+    # --- lookup and follow-up ---
+    "lookup.not_found": "No report matches that token. Please check it.",
+    "lookup.cooldown": (
+        "Too many wrong tokens were sent. For safety, please wait about {minutes} minute(s) "
+        "before trying again."
+    ),
+    "followup.prompt": (
+        "To send more information or answer the staff, type or send files here within "
+        '{minutes} minutes. Press "Done" when finished.'
+    ),
+    "followup.sent": ('Sent to the centre, anonymously. Send more, or press "Done".'),
+    "followup.media_received": "File received (item {count}), sent to the centre anonymously.",
+    "followup.hint": 'Type a message or send a file for the centre, or press "Done".',
+    "followup.done": "All done. Send your token again any time.",
+    "followup.expired": (
+        "The time to add information has ended, and this was not sent. Please send your "
+        "tracking token again first."
+    ),
+    # --- dates ---
+    "fmt.date": "{day} {month} {year}",
+    "fmt.datetime": "{date}, {time}",
+    "month.1": "January",
+    "month.2": "February",
+    "month.3": "March",
+    "month.4": "April",
+    "month.5": "May",
+    "month.6": "June",
+    "month.7": "July",
+    "month.8": "August",
+    "month.9": "September",
+    "month.10": "October",
+    "month.11": "November",
+    "month.12": "December",
+    "month_short.1": "Jan",
+    "month_short.2": "Feb",
+    "month_short.3": "Mar",
+    "month_short.4": "Apr",
+    "month_short.5": "May",
+    "month_short.6": "Jun",
+    "month_short.7": "Jul",
+    "month_short.8": "Aug",
+    "month_short.9": "Sep",
+    "month_short.10": "Oct",
+    "month_short.11": "Nov",
+    "month_short.12": "Dec",
+}
