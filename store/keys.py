@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from store.crypto import (
@@ -29,8 +29,8 @@ class KeyMaterial:
     """The three server-side secrets in their text forms (never the private key)."""
 
     identity_public: str
-    data_keys: str
-    pepper: str
+    data_keys: str = field(repr=False)
+    pepper: str = field(repr=False)
 
     def keyring(self) -> Keyring:
         return Keyring(

@@ -143,14 +143,14 @@ def make_settings(
             "line_channel_access_token": ACCESS_TOKEN,
         },
     )
-    return replace(
-        settings,
-        database_url=database_url,
-        line_api_base_url=line_url,
-        line_data_api_base_url=line_url,
-        line_timeout_seconds=5.0,
+    chosen = {
+        "database_url": database_url,
+        "line_api_base_url": line_url,
+        "line_data_api_base_url": line_url,
+        "line_timeout_seconds": 5.0,
         **overrides,
-    )
+    }
+    return replace(settings, **chosen)
 
 
 @pytest.fixture

@@ -1,0 +1,136 @@
+"""Replies survive LINE's failures: retries, push fallback, Retry-After, dead letters."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from store import outbox
+from store.models import OutboxMessage
+from tests.conftest import Bot, Chat, Clock, texts_of
+from tests.test_report_end_to_end import TOKEN_RE, file_anonymous_thai_report_with_photo
+
+INVALID_REPLY_TOKEN = {"message": "Invalid reply token"}
+
+
+@pytest.fixture
+def bot_overrides() -> dict[str, Any]:
+    return {"line_timeout_seconds": 1.0, "outbox_max_attempts": 3}
+
+
+def _rows(bot: Bot) -> list[OutboxMessage]:
+    with bot.runtime.db.transaction() as session:
+        rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def test_a_reply_that_fails_with_500_is_retried_and_arrives_once(
+    bot: Bot, chat: Chat, line: Any
+) -> None:
+    line.faults("/v2/bot/message/reply", status=500, times=1)
+    messages = chat.say("report")
+    assert len(messages) == 1
+    attempts = [r["status"] for r in line.requests("/v2/bot/message/reply")]
+    assert attempts == [500, 200]
+    [row] = _rows(bot)
+    assert row.state == "sent" and row.attempts == 2
+    assert row.payload_ct is None and row.to_ct is None, "delivered rows keep no content"
+
+
+def test_a_spent_reply_token_falls_back_to_a_push_with_a_retry_key(
+    bot: Bot, chat: Chat, line: Any
+) -> None:
+    line.faults("/v2/bot/message/reply", status=400, body=INVALID_REPLY_TOKEN, times=1)
+    messages = chat.say("report")
+    assert len(messages) == 1
+    delivered = [m for m in chat.user.messages()]
+    assert [m["via"] for m in delivered] == ["push"]
+    pushes = line.requests("/v2/bot/message/push")
+    assert len(pushes) == 1 and pushes[0]["retry_key"]
+
+
+def test_the_receipt_reaches_the_reporter_even_when_the_reply_fails(
+    bot: Bot, chat: Chat, line: Any
+) -> None:
+    original_choose = chat.choose
+
+    def choose_with_failing_reply(*needles: str) -> list[dict[str, Any]]:
+        if "v=confirm" in needles:
+            line.faults("/v2/bot/message/reply", status=400, body=INVALID_REPLY_TOKEN, times=1)
+        return original_choose(*needles)
+
+    chat.choose = choose_with_failing_reply  # type: ignore[method-assign]
+    filed = file_anonymous_thai_report_with_photo(chat)
+    assert TOKEN_RE.fullmatch(filed.token)
+    assert chat.user.messages()[-1]["via"] == "push"
+
+
+def test_429_is_answered_by_waiting_as_long_as_line_asks(
+    bot: Bot, chat: Chat, line: Any, clock: Clock
+) -> None:
+    line.faults("/v2/bot/message/reply", status=400, body=INVALID_REPLY_TOKEN, times=1)
+    line.faults("/v2/bot/message/push", status=429, retry_after=120, times=1)
+    assert chat.user.say("report") == 200
+    for _ in range(100):
+        rows = _rows(bot)
+        if rows and rows[0].state == "pending" and rows[0].attempts == 1:
+            break
+        time.sleep(0.02)
+    [row] = _rows(bot)
+    assert row.state == "pending"
+    assert (row.next_attempt_at - clock()).total_seconds() > 110
+    assert bot.runtime.sender.deliver() == 0, "not before Retry-After has passed"
+    clock.advance(seconds=121)
+    assert bot.runtime.sender.deliver() == 1
+    assert len(chat.new_messages()) == 1
+    assert [r["status"] for r in line.requests("/v2/bot/message/push")] == [429, 200]
+
+
+def test_a_push_whose_answer_was_lost_is_not_delivered_twice(
+    bot: Bot, chat: Chat, line: Any, clock: Clock
+) -> None:
+    line.faults("/v2/bot/message/reply", status=400, body=INVALID_REPLY_TOKEN, times=1)
+    # LINE accepts the push but answers after our timeout: we must try again, and the
+    # retry key makes LINE refuse the second copy (409), which counts as delivered.
+    line.faults("/v2/bot/message/push", status=None, latency_ms=2500, times=1)
+    assert chat.user.say("report") == 200
+    clock.advance(seconds=30)
+    bot.settle(timeout=20)
+    for _ in range(200):  # the first, slow request is still being answered
+        statuses = sorted(r["status"] for r in line.requests("/v2/bot/message/push"))
+        if len(statuses) == 2:
+            break
+        time.sleep(0.05)
+    assert statuses == [200, 409]
+    assert len(chat.new_messages()) == 1
+    [row] = _rows(bot)
+    assert row.state == "sent"
+
+
+def test_a_message_line_keeps_refusing_becomes_a_dead_letter_and_can_be_retried(
+    bot: Bot, chat: Chat, line: Any, clock: Clock
+) -> None:
+    line.faults("/v2/bot/message/reply", status=400, body=INVALID_REPLY_TOKEN, times=1)
+    line.faults("/v2/bot/message/push", status=500, times=3)
+    assert chat.user.say("report") == 200
+    for _ in range(5):
+        clock.advance(seconds=700)
+        bot.runtime.sender.deliver()
+    [row] = _rows(bot)
+    assert row.state == "dead" and row.attempts == 3
+    assert chat.new_messages() == []
+    with bot.runtime.db.transaction() as session:
+        assert outbox.retry_dead(session, clock()) == 1
+    bot.settle()
+    assert len(chat.new_messages()) == 1
+
+
+def test_a_token_shown_in_a_receipt_is_never_kept_in_the_outbox(bot: Bot, chat: Chat) -> None:
+    filed = file_anonymous_thai_report_with_photo(chat)
+    assert filed.token in texts_of(filed.receipt)
+    assert all(row.payload_ct is None for row in _rows(bot))
