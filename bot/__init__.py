@@ -38,7 +38,8 @@ def create_app(
     app.extensions["krasip"] = runtime
     app.extensions["krasip.parser"] = WebhookParser(settings.line_channel_secret)
 
-    from bot import webhook
+    from bot import console, webhook
 
     app.register_blueprint(webhook.bp)
+    console.init_app(app)
     return app

@@ -1,4 +1,4 @@
-"""The `krasip` command: init, serve, worker, keys, outbox, richmenu."""
+"""The `krasip` command: init, serve, worker, keys, outbox, richmenu, demo."""
 
 from __future__ import annotations
 
@@ -303,3 +303,199 @@ def richmenu() -> None:
     except Exception as exc:  # noqa: BLE001 - report LINE's answer, whatever it is
         raise click.ClickException(f"LINE refused the rich menu: {exc}") from exc
     click.echo(f"rich menu {menu_id} is now the default")
+
+
+# --- staff accounts (the web console) ----------------------------------------------------
+
+
+@main.group("staff")
+def staff_group() -> None:
+    """Console accounts: staff, admin, custodian."""
+
+
+@staff_group.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["staff", "admin", "custodian"]), required=True)
+@click.option("--name", "display_name", required=True, help="the person's name, as shown")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, path_type=Path),
+    help="read the password from this file instead of a hidden prompt",
+)
+def staff_add(username: str, role: str, display_name: str, password_file: Path | None) -> None:
+    """Add an account; admins and custodians get their TOTP secret now (shown only once)."""
+    from store import staff
+
+    if password_file:
+        password = password_file.read_text().strip()
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    runtime = build_runtime(_settings())
+    try:
+        with runtime.db.transaction() as session:
+            user = staff.create_user(
+                session,
+                username=username,
+                display_name=display_name,
+                role=role,
+                password=password,
+                now=utc_now(),
+            )
+            secret = (
+                staff.start_totp_enrolment(runtime.keys, user)
+                if role in staff.ROLES_NEEDING_TOTP
+                else None
+            )
+            repo.audit(
+                session,
+                actor="cli",
+                action="staff.add",
+                now=utc_now(),
+                detail=f"{user.username} as {role}",
+            )
+    except staff.StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"account {user.username} ({role}) added")
+    if secret:
+        click.echo(BANNER, err=True)
+        click.echo("Two-factor secret (shown only now): add it to the authenticator app.", err=True)
+        click.echo(f"    secret: {secret}", err=True)
+        click.echo(f"    URI:    {staff.totp_uri(secret, user.username)}", err=True)
+        click.echo(BANNER, err=True)
+    else:
+        click.echo(
+            "two-factor is optional for staff; an account without a secret that needs "
+            "one is enrolled with a QR code at its first log-in"
+        )
+
+
+@staff_group.command("list")
+def staff_list() -> None:
+    from store import staff
+
+    runtime = build_runtime(_settings())
+    with runtime.db.transaction() as session:
+        for user in staff.list_users(session):
+            click.echo(
+                f"{user.username:<20} {user.role:<10} "
+                f"{'active' if user.active else 'disabled':<9} "
+                f"totp={'yes' if user.totp_confirmed else 'no':<4} {user.display_name}"
+            )
+
+
+@staff_group.command("disable")
+@click.argument("username")
+def staff_disable(username: str) -> None:
+    """Disable an account; its open sessions end at their next request."""
+    from store import staff
+
+    runtime = build_runtime(_settings())
+    try:
+        with runtime.db.transaction() as session:
+            user = staff.disable_user(session, username)
+            repo.audit(
+                session, actor="cli", action="staff.disable", now=utc_now(), detail=user.username
+            )
+    except staff.StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"account {user.username} disabled")
+
+
+# --- reports ---------------------------------------------------------------------------
+
+
+@main.group("report")
+def report_group() -> None:
+    """Reports from the case register."""
+
+
+@report_group.command("monthly")
+@click.option("--year", type=int, required=True, help="Common Era (2023) or Buddhist era (2566)")
+@click.option("--month", type=click.IntRange(1, 12), required=True)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV on standard output")
+def report_monthly(year: int, month: int, as_csv: bool) -> None:
+    """Complaints received in a month, by channel and category, and by outcome."""
+    import csv as csv_module
+
+    from store import staff
+
+    if year > 2400:
+        year -= 543
+    runtime = build_runtime(_settings())
+    with runtime.db.transaction() as session:
+        try:
+            stats = staff.monthly_statistics(session, year, month)
+        except staff.StaffError as exc:
+            raise click.ClickException(str(exc)) from exc
+        repo.audit(
+            session,
+            actor="cli",
+            action="statistics.export",
+            now=utc_now(),
+            detail=f"{year}-{month:02d}",
+        )
+    rows = staff.statistics_rows(stats)
+    if as_csv:
+        writer = csv_module.writer(sys.stdout)
+        writer.writerow(["section", "key", "sub_key", "count"])
+        writer.writerows(rows)
+        return
+    click.echo(f"{year}-{month:02d} (B.E. {year + 543}): {stats.total} complaints")
+    for section, key, sub_key, count in rows[1:]:
+        indent = "    " if section == "channel_category" else "  "
+        click.echo(
+            f"{indent}{section:<8} {sub_key or key:<26} {count:>5}"
+            if section != "channel_category"
+            else f"{indent}{sub_key:<26} {count:>5}"
+        )
+
+
+# --- demo data -------------------------------------------------------------------------
+
+
+@main.group()
+def demo() -> None:
+    """Synthetic data for demonstrations and scale tests (development only)."""
+
+
+@demo.command("seed")
+@click.option("--cases", "count", type=click.IntRange(min=1), required=True, help="how many")
+@click.option("--seed", type=int, default=None, help="the same seed gives the same cases")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+def demo_seed(count: int, seed: int | None, batch_size: int) -> None:
+    """Fill the register with synthetic cases, encrypted exactly like real ones."""
+    from handlers import districts, tokens
+    from handlers.form import CATEGORIES
+    from handlers.model import CASE_OUTCOMES, CASE_STATUSES
+    from store.demo import Vocabulary, seed_cases
+
+    settings = _settings("development")
+    if not settings.development:
+        # Invented complaints must never mix with real ones in a production register.
+        raise click.ClickException("demo data is for development only; unset KRASIP_ENV")
+    settings = _init(settings)
+    runtime = build_runtime(settings)
+    vocabulary = Vocabulary(
+        categories=CATEGORIES,
+        districts=[(d.code, d.name_th, d.name_en) for d in districts.DISTRICTS],
+        statuses=CASE_STATUSES,
+        outcomes=CASE_OUTCOMES,
+        new_token=lambda: tokens.format_token(repo.new_token_bytes()),
+    )
+    try:
+        with click.progressbar(length=count, label="Seeding cases", file=sys.stderr) as bar:
+            summary = seed_cases(
+                runtime.db,
+                runtime.keys,
+                vocabulary,
+                count=count,
+                now=utc_now(),
+                seed=seed,
+                batch_size=batch_size,
+                progress=bar.update,
+            )
+    finally:
+        runtime.close()
+    click.echo(f"{summary.cases} synthetic cases added")
+    for name, counts in (("channel", summary.by_channel), ("status", summary.by_status)):
+        click.echo(f"  by {name}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))

@@ -44,6 +44,7 @@ class Settings:
     media_max_items: int = 10
     lookup_global_ceiling: int = 300  # wrong tokens from everyone in the window
     worker_poll_seconds: float = 1.0
+    deadline_check_every: timedelta = timedelta(minutes=15)
     line_timeout_seconds: float = 10.0
     public_url: str = "http://127.0.0.1:5000"
 
@@ -137,6 +138,7 @@ def load_settings(
         media_max_items=_int(env_vars, "KRASIP_MEDIA_MAX_ITEMS", 10),
         lookup_global_ceiling=_int(env_vars, "KRASIP_LOOKUP_GLOBAL_CEILING", 300),
         public_url=env_vars.get("KRASIP_PUBLIC_URL", "http://127.0.0.1:5000"),
+        deadline_check_every=timedelta(minutes=_int(env_vars, "KRASIP_DEADLINE_CHECK_MINUTES", 15)),
     )
     if overrides:
         settings = replace(settings, **overrides)

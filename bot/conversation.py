@@ -19,6 +19,7 @@ from linebot.v3.webhooks import (
     FollowEvent,
     ImageMessageContent,
     JoinEvent,
+    LeaveEvent,
     LocationMessageContent,
     MessageEvent,
     PostbackEvent,
@@ -31,8 +32,10 @@ from linebot.v3.webhooks import (
 from sqlalchemy.orm import Session
 
 import handlers
+from bot.notifications import Notifier
 from bot.outbox import enqueue_replies
 from bot.runtime import Runtime
+from handlers import staff as staff_messages
 from handlers import tokens
 from handlers.model import (
     AddReporterMessage,
@@ -50,7 +53,8 @@ from handlers.model import (
     StopUpdates,
     SubmitReport,
 )
-from store import media, repo
+from store import media, notices, repo
+from store.models import Case, StaffUser
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +103,7 @@ def draft_key(reporter_key: str, draft_id: str) -> str:
 class EventProcessor:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self.notifier = Notifier(runtime)
 
     def process(self, event: Event) -> list[int]:
         """Handle one event in one transaction; returns the outbox rows to send after commit."""
@@ -122,6 +127,17 @@ class EventProcessor:
         if not isinstance(source, UserSource) or not source.user_id:
             return self._group_event(session, event, now)
         user_id = source.user_id
+        staff_reply = self._staff_chat(session, event, user_id, now)
+        if staff_reply is not None:
+            return enqueue_replies(
+                session,
+                self.rt.keys,
+                self.rt.settings,
+                user_id=user_id,
+                reply_token=reply_token,
+                messages=staff_reply,
+                now=now,
+            )
         reporter_key = self.rt.keys.reporter_key(user_id)
         if isinstance(event, UnfollowEvent):
             # The reporter blocked the bot: nothing more can be said, so keep no draft.
@@ -157,8 +173,30 @@ class EventProcessor:
         )
 
     def _group_event(self, session: Session, event: Event, now: datetime) -> list[int]:
-        """Groups and rooms: never take a report there; say so when addressed."""
+        """Groups and rooms: never take a report there; say so when addressed. An admin's
+        group code registers the group for staff notifications (joining alone grants nothing)."""
         reply_token = getattr(event, "reply_token", None)
+        source = getattr(event, "source", None)
+        chat_id = getattr(source, "group_id", None) or getattr(source, "room_id", None)
+        if isinstance(event, LeaveEvent) and chat_id:
+            notices.deactivate_group(session, self.rt.keys, chat_id)
+            return []
+        code = (
+            staff_messages.link_code(event.message.text)
+            if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent)
+            else None
+        )
+        if code and chat_id and reply_token:
+            answer = self._redeem(session, code, chat_id, now, group=True)
+            return enqueue_replies(
+                session,
+                self.rt.keys,
+                self.rt.settings,
+                user_id=chat_id,
+                reply_token=reply_token,
+                messages=answer,
+                now=now,
+            )
         addressed = isinstance(event, JoinEvent) or (
             isinstance(event, MessageEvent)
             and isinstance(event.message, TextMessageContent)
@@ -167,8 +205,6 @@ class EventProcessor:
                 or tokens.parse(event.message.text) is not None
             )
         )
-        source = getattr(event, "source", None)
-        chat_id = getattr(source, "group_id", None) or getattr(source, "room_id", None)
         if not addressed or not reply_token or not chat_id:
             return []
         return enqueue_replies(
@@ -196,6 +232,79 @@ class EventProcessor:
             messages=handlers.failure_notice("th"),
             now=now,
         )
+
+    # --- staff on LINE ----------------------------------------------------------------
+
+    def _staff_chat(
+        self, session: Session, event: Event, user_id: str, now: datetime
+    ) -> list[dict[str, Any]] | None:
+        """Link codes, and everything a linked staff member sends: never the reporter form."""
+        text = (
+            event.message.text
+            if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent)
+            else None
+        )
+        code = staff_messages.link_code(text) if text else None
+        if code:
+            return self._redeem(session, code, user_id, now, group=False)
+        linked = notices.staff_for_line(session, self.rt.keys, user_id)
+        if linked is None:
+            return None
+        staff, link = linked
+        lang = staff.lang or "th"
+        if isinstance(event, UnfollowEvent):
+            notices.unlink(session, staff.id)
+            return []
+        command = staff_messages.command(text) if text else None
+        if command == "digest_on":
+            notices.set_digest(session, staff.id, True)
+            return staff_messages.reply(lang, "staff.digest_on")
+        if command == "digest_off":
+            notices.set_digest(session, staff.id, False)
+            return staff_messages.reply(lang, "staff.digest_off")
+        if command == "unlink":
+            notices.unlink(session, staff.id)
+            return staff_messages.reply(lang, "staff.unlinked")
+        if not getattr(event, "reply_token", None):
+            return []
+        mode = "staff.mode.digest" if link.digest else "staff.mode.immediate"
+        return staff_messages.reply(
+            lang,
+            "staff.help",
+            name=staff.display_name,
+            role=staff_messages.t(lang, f"staff.role.{staff.role}"),
+            mode=staff_messages.t(lang, mode),
+        )
+
+    def _redeem(
+        self, session: Session, code: str, chat_id: str, now: datetime, *, group: bool
+    ) -> list[dict[str, Any]]:
+        chat_key = self.rt.keys.pepper.digest("link-chat", chat_id)
+        result = notices.redeem_link_code(session, self.rt.keys, code, chat_key, now)
+        if result is notices.LinkRefused.THROTTLED:
+            minutes = int(notices.LINK_WINDOW.total_seconds() // 60)
+            return staff_messages.reply("th", "staff.link_throttled", minutes=minutes)
+        if isinstance(result, notices.LinkRefused):
+            return staff_messages.reply("th", "staff.link_invalid")
+        staff = session.get(StaffUser, result.staff_id)
+        assert staff is not None
+        lang = staff.lang or "th"
+        role = staff_messages.t(lang, f"staff.role.{staff.role}")
+        if result.kind == "group":
+            if not group:
+                result.used_at = None  # not spent: it still works in the right place
+                return staff_messages.reply(lang, "staff.group_code_not_here")
+            if staff.role != "admin":
+                return staff_messages.reply(lang, "staff.link_invalid")
+            notices.register_group(session, self.rt.keys, chat_id, staff.id, now)
+            repo.audit(session, actor=staff.username, action="notify.group_registered", now=now)
+            return staff_messages.reply(lang, "staff.group_linked", name=staff.display_name)
+        if group:
+            result.used_at = None
+            return staff_messages.reply(lang, "staff.link_not_here")
+        notices.link_staff_line(session, self.rt.keys, staff.id, chat_id, now)
+        repo.audit(session, actor=staff.username, action="notify.line_linked", now=now)
+        return staff_messages.reply(lang, "staff.linked", name=staff.display_name, role=role)
 
     # --- reads handed to the handler -------------------------------------------------
 
@@ -245,6 +354,9 @@ class EventProcessor:
                 draft_key=draft_key(reporter_key, effect.draft_id),
             )
             log.info("case %s filed", created.number)
+            case = session.get(Case, created.case_id)
+            assert case is not None
+            self.notifier.new_case(session, case, now)
             return handlers.receipt(effect.lang, created.number, token)
         if isinstance(effect, FetchMedia):
             media.add_pending(
@@ -257,12 +369,19 @@ class EventProcessor:
                 case_id=effect.case_id,
                 file_name=effect.media.file_name,
             )
+            if effect.case_id is not None:
+                self.notifier.reporter_activity(
+                    session, effect.case_id, staff_messages.REPORTER_EVIDENCE, now
+                )
             return []
         if isinstance(effect, DiscardDraft):
             media.discard_draft(session, draft_key(reporter_key, effect.draft_id))
             return []
         if isinstance(effect, AddReporterMessage):
             repo.add_message(session, keys, effect.case_id, "reporter", effect.text, now)
+            self.notifier.reporter_activity(
+                session, effect.case_id, staff_messages.REPORTER_MESSAGE, now
+            )
             return []
         if isinstance(effect, MarkStaffMessagesRead):
             repo.mark_messages_read(session, effect.case_id, effect.message_ids, now)

@@ -82,7 +82,12 @@ class LineGateway:
 
     def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendOutcome:
         api, _ = self._clients()
-        request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
+        try:
+            request = ReplyMessageRequest.from_dict(
+                {"replyToken": reply_token, "messages": messages}
+            )
+        except ValueError:
+            return SendOutcome(ok=False, error="malformed messages")
         try:
             api.reply_message(request, _request_timeout=self._timeout)
         except ApiException as exc:
@@ -94,7 +99,10 @@ class LineGateway:
 
     def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> SendOutcome:
         api, _ = self._clients()
-        request = PushMessageRequest.from_dict({"to": to, "messages": messages})
+        try:
+            request = PushMessageRequest.from_dict({"to": to, "messages": messages})
+        except ValueError:
+            return SendOutcome(ok=False, error="malformed messages")
         try:
             api.push_message(request, x_line_retry_key=retry_key, _request_timeout=self._timeout)
         except ApiException as exc:
@@ -109,7 +117,10 @@ class LineGateway:
         self, to: list[str], messages: list[dict[str, Any]], retry_key: str
     ) -> SendOutcome:
         api, _ = self._clients()
-        request = MulticastRequest.from_dict({"to": to, "messages": messages})
+        try:
+            request = MulticastRequest.from_dict({"to": to, "messages": messages})
+        except ValueError:
+            return SendOutcome(ok=False, error="malformed messages")
         try:
             api.multicast(request, x_line_retry_key=retry_key, _request_timeout=self._timeout)
         except ApiException as exc:

@@ -131,6 +131,7 @@ class Sender:
                 error=outcome.error,
                 attempts=self.settings.outbox_max_attempts if final else delivery.attempts,
                 max_attempts=self.settings.outbox_max_attempts,
+                claimed_attempt=delivery.attempts,
                 retry_after=outcome.retry_after,
             )
         log.warning(
@@ -142,6 +143,8 @@ class Sender:
         )
 
     def _attempt(self, delivery: outbox.Delivery) -> SendOutcome:
+        if not delivery.messages or not delivery.to:
+            return SendOutcome(ok=False, retryable=False, error="nothing to send")
         if delivery.kind == "multicast":
             return self.gateway.multicast(delivery.to, delivery.messages, delivery.retry_key)
         if delivery.kind == "reply":

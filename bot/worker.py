@@ -1,6 +1,7 @@
-"""`krasip worker`: named background jobs — delivery, media, cleaning.
+"""`krasip worker`: named background jobs — delivery, media, deadlines, digests, cleaning.
 
-Several workers may run at once: every job claims its rows, so each row is handled by one.
+Several workers may run at once: every job claims its rows, or records what it sent under
+a unique key, so each message goes out once however many workers run and restart.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.conversation import draft_key
 from bot.line import ContentUnavailable
+from bot.notifications import Notifier
 from bot.runtime import Runtime
 from store import media, repo
 
@@ -19,23 +21,36 @@ log = logging.getLogger(__name__)
 MEDIA_MAX_ATTEMPTS = 5
 EVENT_MEMORY = timedelta(days=7)  # LINE redelivers for a much shorter time than this
 CLEANING_EVERY = timedelta(minutes=1)
+DIGEST_CHECK_EVERY = timedelta(minutes=1)
 ORPHAN_AGE = timedelta(days=7)
 
 
 class Worker:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self._last_cleaning: datetime | None = None
+        self.notifier = Notifier(runtime)
+        self._last_run: dict[str, datetime] = {}
+
+    def _due(self, job: str, every: timedelta, now: datetime) -> bool:
+        last = self._last_run.get(job)
+        if last is not None and now - last < every:
+            return False
+        self._last_run[job] = now
+        return True
 
     def run_once(self) -> dict[str, int]:
-        """One pass of every job; returns how much each did."""
-        done = {"delivery": 0, "media": 0, "cleaning": 0}
-        done["delivery"] = self.delivery()
+        """One pass of every job that is due; returns how much each did."""
+        done = {"delivery": 0, "media": 0, "deadlines": 0, "digests": 0, "cleaning": 0}
         done["media"] = self.fetch_media()
         now = self.rt.clock()
-        if self._last_cleaning is None or now - self._last_cleaning >= CLEANING_EVERY:
+        if self._due("deadlines", self.rt.settings.deadline_check_every, now):
+            done["deadlines"] = self.notifier.check_deadlines()
+        if self._due("digests", DIGEST_CHECK_EVERY, now):
+            done["digests"] = self.notifier.send_digests()
+        if self._due("cleaning", CLEANING_EVERY, now):
             done["cleaning"] = self.cleaning()
-            self._last_cleaning = now
+        # Last, so that what the other jobs queued goes out in this same pass.
+        done["delivery"] = self.delivery()
         return done
 
     def run_forever(self, stop: threading.Event) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -31,9 +32,12 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("naive datetime given; use an aware UTC datetime")
-        return value
+        # One zone in storage, so SQLite's text comparison orders times correctly.
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is not None and value.tzinfo is None:
@@ -214,6 +218,91 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# --- notifications on LINE (staff links, groups, deadlines, digests) ---------------
+
+
+class StaffLineLink(Base):
+    """A staff member's LINE account, linked by a one-time code; pushes go here."""
+
+    __tablename__ = "staff_line_link"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    line_user_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    line_key: Mapped[str] = mapped_column(String(64), unique=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationGroup(Base):
+    """A LINE group registered by an admin as a place for staff notifications."""
+
+    __tablename__ = "notification_group"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(64), unique=True)
+    group_id_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    registered_by: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class LinkCode(Base):
+    """A one-time code (kept as an HMAC) that links a LINE account or group; 10 minutes."""
+
+    __tablename__ = "link_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "staff" | "group"
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LinkAttempt(Base):
+    """A wrong link code from one chat; too many in a window and that chat must wait."""
+
+    __tablename__ = "link_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class StaffNotice(Base):
+    """Something staff should hear about; pushed at once, or gathered into a daily digest.
+
+    Holds no identity and no report text: the kind, the case and non-secret details."""
+
+    __tablename__ = "staff_notice"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DeadlineWarning(Base):
+    """A deadline warning sent: the unique key makes it once per case, deadline, threshold."""
+
+    __tablename__ = "deadline_warning"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    deadline_key: Mapped[str] = mapped_column(String(80))
+    threshold: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "deadline_key", "threshold", name="uq_deadline_warning"),
+    )
 
 
 # --- the web console (issue: triage, sealed identities, messages, statistics) --------

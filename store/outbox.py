@@ -116,6 +116,7 @@ def claim(
 
 
 def mark_sent(session: Session, row_id: int, now: datetime) -> None:
+    """Delivered: whoever delivered it, the row is done and keeps no content."""
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
@@ -139,25 +140,33 @@ def mark_failed(
     error: str,
     attempts: int,
     max_attempts: int,
+    claimed_attempt: int | None = None,
     retry_after: float | None = None,
     base_delay: float = 2.0,
     max_delay: float = 600.0,
 ) -> str:
-    """Reschedule with exponential backoff and full jitter, or give up; returns the new state."""
+    """Reschedule with exponential backoff and jitter, or give up; returns the new state.
+
+    Only the sender still holding the claim (``claimed_attempt``) may do this: after a lease
+    ran out another sender owns the row, and may already have delivered it.
+    """
+    owned = (OutboxMessage.id == row_id) & (OutboxMessage.state == "sending")
+    if claimed_attempt is not None:
+        owned = owned & (OutboxMessage.attempts == claimed_attempt)
     if attempts >= max_attempts:
-        session.execute(
+        result = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
+            .where(owned)
             .values(state="dead", locked_until=None, last_error=error[:200])
         )
-        return "dead"
+        return "dead" if result.rowcount else "lost claim"  # type: ignore[attr-defined]
     delay = min(max_delay, base_delay * 2 ** (attempts - 1))
     delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not secrecy
     if retry_after is not None:
         delay = max(delay, retry_after)
-    session.execute(
+    result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == row_id)
+        .where(owned)
         .values(
             state="pending",
             locked_until=None,
@@ -165,14 +174,14 @@ def mark_failed(
             last_error=error[:200],
         )
     )
-    return "pending"
+    return "pending" if result.rowcount else "lost claim"  # type: ignore[attr-defined]
 
 
 def switch_to_push(session: Session, row_id: int) -> None:
     """An expired or used reply token: deliver the same messages by push instead."""
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == row_id)
+        .where(OutboxMessage.id == row_id, OutboxMessage.state == "sending")
         .values(kind="push", reply_token=None)
     )
 

@@ -388,4 +388,95 @@ TEXTS: dict[str, str] = {
     "month_short.10": "Oct",
     "month_short.11": "Nov",
     "month_short.12": "Dec",
+
+    # --- staff notifications (staff never see identities or report text here) ---
+    "kw.link": "link",
+    "kw.digest_on": "digest on|daily digest",
+    "kw.digest_off": "digest off|immediate",
+    "kw.unlink": "unlink",
+    "staff.linked": (
+        "This LINE account is now linked to {name} ({role}).\n"
+        "You will be told of new reports, messages from reporters and approaching deadlines.\n"
+        'Send "digest on" to get one summary a day instead, or "unlink".'
+    ),
+    "staff.group_linked": "This group now receives staff notifications (registered by {name}).",
+    "staff.link_invalid": (
+        "That link code is wrong, expired or already used. Ask an admin for a new one."
+    ),
+    "staff.link_throttled": "Too many wrong codes. Please wait {minutes} minutes and try again.",
+    "staff.link_not_here": (
+        "This code links a personal account: send it in a 1:1 chat with the bot."
+    ),
+    "staff.group_code_not_here": (
+        "This code registers a group: send it in the group that should be notified."
+    ),
+    "staff.help": (
+        "This account is linked to {name} ({role}) for staff notifications only; it does not "
+        "take reports.\nNow: {mode}\n"
+        'Send "digest on", "digest off" or "unlink".'
+    ),
+    "staff.mode.digest": "one summary a day",
+    "staff.mode.immediate": "every notification at once",
+    "staff.unlinked": "Unlinked. This account will get no more notifications.",
+    "staff.role.staff": "staff",
+    "staff.role.admin": "admin",
+    "staff.role.custodian": "custodian",
+    "staff.open_console": "Open in the console",
+    "staff.case_number": "Case number",
+    "staff.category": "Category",
+    "staff.agency": "Agency",
+    "staff.mode": "Reported",
+    "staff.anonymous": "anonymously",
+    "staff.confidential": "confidentially (name sealed)",
+    "staff.bar": "Evidence and witnesses (8.1.1)",
+    "staff.bar.met": "given",
+    "staff.bar.not_met": "missing",
+    "staff.new_case.title": "New report {case_number}",
+    "staff.new_case.alt": "New report {case_number}: {category}, {agency}, {mode}",
+    "staff.reporter_message.title": "New message from the reporter {case_number}",
+    "staff.reporter_message.alt": (
+        "The reporter sent a new message on {case_number}; read it in the console"
+    ),
+    "staff.reporter_evidence.title": "New evidence from the reporter {case_number}",
+    "staff.reporter_evidence.alt": (
+        "The reporter sent more evidence on {case_number}; see it in the console"
+    ),
+    "staff.deadline.title.soon": "Deadline approaching: {case_number}",
+    "staff.deadline.title.overdue": "Overdue: {case_number}",
+    "staff.deadline.alt.soon": "{case_number}: {deadline} due {due} ({days} days left)",
+    "staff.deadline.alt.overdue": "{case_number}: {deadline} is overdue (was due {due})",
+    "staff.deadline.what": "Deadline",
+    "staff.deadline.due": "Due",
+    "staff.deadline.left": "Left",
+    "staff.deadline.days": "{days} days",
+    "staff.deadline.overdue": "overdue",
+    "deadline.subcommittee": "Appoint a fact-finding subcommittee (30 days)",
+    "deadline.order_report": (
+        "Report the appointment/suspension/transfer order to the Operation Center (7 days)"
+    ),
+    "deadline.inquiry_progress": "Progress report on the disciplinary inquiry (every 30 days)",
+    "deadline.consideration": "Superior's consideration of the inquiry report (45 days)",
+    "deadline.forwarding": "Forward the result onwards (15 days)",
+    "staff.digest.title": "Daily summary {date}",
+    "staff.digest.alt": (
+        "Daily summary: {new_cases} new reports, {messages} reporter messages, "
+        "{deadlines} deadlines"
+    ),
+    "staff.digest.new_cases": "New reports",
+    "staff.digest.messages": "Messages/evidence from reporters",
+    "staff.digest.deadlines": "Deadlines approaching/overdue",
+    "staff.digest.cases": "Cases: {numbers}",
+    "staff.digest_on": "You will now get one summary a day (08:00).",
+    "staff.digest_off": "You will now get every notification at once.",
+    "staff.identity_opened.title": "A reporter's identity was opened {case_number}",
+    "staff.identity_opened.alt": (
+        "{actor} opened the reporter's identity on {case_number}; the reason is in the audit log"
+    ),
+    "richmenu_report": "Report",
+    "richmenu_status": "Check status",
+    "richmenu_help": "Help",
+    "richmenu_bar": "Krasip menu",
+    "richmenu_report_word": "ร้องเรียน",
+    "richmenu_status_word": "สถานะ",
+    "richmenu_help_word": "วิธีใช้",
 }

@@ -349,4 +349,83 @@ TEXTS: dict[str, str] = {
     "month_short.10": "ต.ค.",
     "month_short.11": "พ.ย.",
     "month_short.12": "ธ.ค.",
+
+    # --- staff notifications (staff never see identities or report text here) ---
+    "kw.link": "ลิงก์|เชื่อม|link",
+    "kw.digest_on": "สรุปรายวัน|digest on",
+    "kw.digest_off": "แจ้งทันที|digest off",
+    "kw.unlink": "ยกเลิกการเชื่อม|unlink",
+    "staff.linked": (
+        "เชื่อมบัญชี LINE นี้กับ {name} ({role}) แล้ว\n"
+        "ต่อจากนี้จะได้รับแจ้งเรื่องร้องเรียนใหม่ ข้อความจากผู้ร้อง และกำหนดเวลาที่ใกล้ครบ\n"
+        "พิมพ์ \"สรุปรายวัน\" เพื่อรับสรุปวันละครั้งแทน หรือ \"ยกเลิกการเชื่อม\""
+    ),
+    "staff.group_linked": (
+        "ลงทะเบียนกลุ่มนี้เพื่อรับแจ้งเตือนของเจ้าหน้าที่แล้ว (โดย {name})"
+    ),
+    "staff.link_invalid": "รหัสเชื่อมบัญชีไม่ถูกต้อง หมดอายุ หรือถูกใช้ไปแล้ว ขอรหัสใหม่จากผู้ดูแลระบบ",
+    "staff.link_throttled": "ลองรหัสผิดหลายครั้งเกินไป กรุณารอ {minutes} นาทีแล้วลองใหม่",
+    "staff.link_not_here": "รหัสนี้ใช้เชื่อมบัญชีส่วนตัว กรุณาส่งในแชตส่วนตัวกับบอต",
+    "staff.group_code_not_here": "รหัสนี้ใช้ลงทะเบียนกลุ่ม กรุณาส่งในกลุ่มที่ต้องการรับแจ้งเตือน",
+    "staff.help": (
+        "บัญชีนี้เชื่อมกับ {name} ({role}) ใช้รับแจ้งเตือนของเจ้าหน้าที่เท่านั้น "
+        "ไม่ใช้ยื่นเรื่องร้องเรียน\n"
+        "ตอนนี้: {mode}\nพิมพ์ \"สรุปรายวัน\", \"แจ้งทันที\" หรือ \"ยกเลิกการเชื่อม\""
+    ),
+    "staff.mode.digest": "รับสรุปวันละครั้ง",
+    "staff.mode.immediate": "แจ้งทันทีทุกเรื่อง",
+    "staff.unlinked": "ยกเลิกการเชื่อมบัญชีแล้ว จะไม่ได้รับแจ้งเตือนที่นี่อีก",
+    "staff.role.staff": "เจ้าหน้าที่",
+    "staff.role.admin": "ผู้ดูแลระบบ",
+    "staff.role.custodian": "ผู้ถือกุญแจ",
+    "staff.open_console": "เปิดในระบบ",
+    "staff.case_number": "เลขที่เรื่อง",
+    "staff.category": "ประเภท",
+    "staff.agency": "หน่วยงาน",
+    "staff.mode": "รูปแบบ",
+    "staff.anonymous": "ไม่ระบุตัวตน",
+    "staff.confidential": "ระบุชื่อแบบปกปิด",
+    "staff.bar": "หลักฐานและพยาน (ข้อ 8.1.1)",
+    "staff.bar.met": "ครบ",
+    "staff.bar.not_met": "ไม่ครบ",
+    "staff.new_case.title": "เรื่องร้องเรียนใหม่ {case_number}",
+    "staff.new_case.alt": "เรื่องร้องเรียนใหม่ {case_number}: {category}, {agency}, {mode}",
+    "staff.reporter_message.title": "ผู้ร้องส่งข้อความใหม่ {case_number}",
+    "staff.reporter_message.alt": "ผู้ร้องส่งข้อความใหม่ในเรื่อง {case_number} เปิดอ่านในระบบ",
+    "staff.reporter_evidence.title": "ผู้ร้องส่งหลักฐานเพิ่ม {case_number}",
+    "staff.reporter_evidence.alt": "ผู้ร้องส่งหลักฐานเพิ่มในเรื่อง {case_number} เปิดดูในระบบ",
+    "staff.deadline.title.soon": "ใกล้ครบกำหนด: {case_number}",
+    "staff.deadline.title.overdue": "เกินกำหนด: {case_number}",
+    "staff.deadline.alt.soon": "{case_number}: {deadline} ครบกำหนด {due} (อีก {days} วัน)",
+    "staff.deadline.alt.overdue": "{case_number}: {deadline} เกินกำหนดแล้ว (ครบกำหนด {due})",
+    "staff.deadline.what": "กำหนด",
+    "staff.deadline.due": "ครบกำหนด",
+    "staff.deadline.left": "เหลือ",
+    "staff.deadline.days": "{days} วัน",
+    "staff.deadline.overdue": "เกินกำหนดแล้ว",
+    "deadline.subcommittee": "แต่งตั้งคณะอนุกรรมการแสวงหาข้อเท็จจริง (30 วัน)",
+    "deadline.order_report": "รายงานคำสั่งแต่งตั้ง/พักราชการ/ย้าย ต่อ ศปท.กทม. (7 วัน)",
+    "deadline.inquiry_progress": "รายงานความคืบหน้าการสอบสวนทางวินัย (ทุก 30 วัน)",
+    "deadline.consideration": "ผู้บังคับบัญชาพิจารณารายงานการสอบสวน (45 วัน)",
+    "deadline.forwarding": "ส่งผลการพิจารณาต่อ (15 วัน)",
+    "staff.digest.title": "สรุปประจำวัน {date}",
+    "staff.digest.alt": (
+        "สรุปประจำวัน: เรื่องใหม่ {new_cases}, ข้อความจากผู้ร้อง {messages}, "
+        "กำหนดเวลา {deadlines}"
+    ),
+    "staff.digest.new_cases": "เรื่องร้องเรียนใหม่",
+    "staff.digest.messages": "ข้อความ/หลักฐานจากผู้ร้อง",
+    "staff.digest.deadlines": "กำหนดเวลาใกล้ครบ/เกิน",
+    "staff.digest.cases": "เรื่อง: {numbers}",
+    "staff.digest_on": "เปลี่ยนเป็นรับสรุปวันละครั้ง (08:00 น.) แล้ว",
+    "staff.digest_off": "เปลี่ยนเป็นแจ้งทันทีทุกเรื่องแล้ว",
+    "staff.identity_opened.title": "มีการเปิดดูตัวตนผู้ร้อง {case_number}",
+    "staff.identity_opened.alt": "{actor} เปิดดูตัวตนผู้ร้องในเรื่อง {case_number} ดูเหตุผลในบันทึกตรวจสอบ",
+    "richmenu_report": "ร้องเรียน",
+    "richmenu_status": "ติดตามสถานะ",
+    "richmenu_help": "วิธีใช้",
+    "richmenu_bar": "เมนู กระซิบ",
+    "richmenu_report_word": "ร้องเรียน",
+    "richmenu_status_word": "สถานะ",
+    "richmenu_help_word": "วิธีใช้",
 }

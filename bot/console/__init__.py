@@ -1,0 +1,273 @@
+"""The staff console: triage, sealed identities, two-way messages, monthly statistics.
+
+Security decisions, next to the code that enforces them:
+
+* every console request but the log-in pages needs a live session: idle and absolute
+  expiry are checked against the server clock on each request, and the account is
+  re-read so a disabled account is out at once;
+* every state-changing request carries a CSRF token (Flask-WTF), checked here for this
+  blueprint only, so LINE's signed webhook ``/callback`` stays exempt;
+* every console response carries a strict Content-Security-Policy (no inline script or
+  style at all), ``nosniff``, ``no-referrer``, ``frame-ancestors 'none'``; pages are never
+  cached (they hold case content).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.orm import Session
+
+from bot.console import texts
+from bot.runtime import Runtime
+from store import repo
+from store.models import StaffUser
+from store.staff import Throttle
+
+bp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+csrf = CSRFProtect()
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+# Pages anyone may reach without a session (they handle their own half-logged-in state).
+OPEN_ENDPOINTS = {
+    "console.login",
+    "console.login_totp",
+    "console.enrol",
+    "console.set_lang",
+    "console.static",
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def init_app(app: Flask) -> None:
+    """Mount the console on the app (called from ``create_app``)."""
+    # CSRF is checked by the console's own before_request, never app-wide: the LINE
+    # webhook is authenticated by its signature and must not need a token.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    settings = app.config.get("KRASIP_SETTINGS")
+    app.config.setdefault("SESSION_COOKIE_SECURE", not getattr(settings, "development", False))
+    app.config.setdefault("KRASIP_CONSOLE_IDLE", timedelta(minutes=30))
+    app.config.setdefault("KRASIP_CONSOLE_ABSOLUTE", timedelta(hours=12))
+    app.config.setdefault("KRASIP_CONSOLE_THROTTLE", Throttle())
+    csrf.init_app(app)
+    app.register_blueprint(bp)
+
+
+# --- per-request helpers -------------------------------------------------------------
+
+
+def runtime() -> Runtime:
+    return cast(Runtime, current_app.extensions["krasip"])
+
+
+def now() -> datetime:
+    return runtime().clock()
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    with runtime().db.transaction() as session:
+        yield session
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The signed-in account, as the views need it (no password hash, no TOTP secret)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    lang: str
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.username}"
+
+
+def current() -> Staff:
+    staff = g.get("staff")
+    if staff is None:
+        abort(401)
+    return cast(Staff, staff)
+
+
+def lang() -> str:
+    staff = g.get("staff")
+    if staff is not None:
+        return cast(str, staff.lang)
+    chosen = cookie.get("lang")
+    return chosen if chosen in texts.LANGS else "th"
+
+
+def snapshot(user: StaffUser) -> Staff:
+    return Staff(user.id, user.username, user.display_name, user.role, user.lang)
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def audit(
+    session: Session,
+    action: str,
+    *,
+    case_id: int | None = None,
+    detail: str = "",
+    actor: str | None = None,
+) -> None:
+    """Write an audit entry in the caller's transaction. Never put content in ``detail``."""
+    repo.audit(
+        session,
+        actor=actor or current().actor,
+        action=action,
+        now=now(),
+        case_id=case_id,
+        detail=detail,
+    )
+
+
+def require_role(*roles: str, audit_action: str | None = None) -> Callable[[F], F]:
+    """Refuse (403) any other role; an ``audit_action`` records the refused attempt."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            staff = current()
+            if staff.role not in roles:
+                if audit_action:
+                    with transaction() as session:
+                        audit(
+                            session,
+                            audit_action,
+                            case_id=kwargs.get("case_id"),
+                            detail=f"refused: role {staff.role}",
+                        )
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(f"console/{template}", **context), status
+
+
+def start_session(user: StaffUser, at: datetime) -> None:
+    cookie.clear()
+    cookie["uid"] = user.id
+    cookie["auth_at"] = at.timestamp()
+    cookie["seen_at"] = at.timestamp()
+
+
+# --- hooks ---------------------------------------------------------------------------
+
+
+@bp.before_request
+def _guard() -> Any:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    uid = cookie.get("uid")
+    if uid is None:
+        return redirect(url_for("console.login"))
+    at = now().timestamp()
+    idle = current_app.config["KRASIP_CONSOLE_IDLE"].total_seconds()
+    absolute = current_app.config["KRASIP_CONSOLE_ABSOLUTE"].total_seconds()
+    if (
+        at - float(cookie.get("seen_at", 0)) > idle
+        or at - float(cookie.get("auth_at", 0)) > absolute
+    ):
+        cookie.clear()
+        cookie["expired"] = True
+        return redirect(url_for("console.login"))
+    with transaction() as session:
+        user = session.get(StaffUser, int(uid))
+        if user is None or not user.active:
+            cookie.clear()
+            return redirect(url_for("console.login"))
+        g.staff = snapshot(user)
+    cookie["seen_at"] = at
+    return None
+
+
+@bp.after_request
+def _headers(response: Any) -> Any:
+    response.headers["Content-Security-Policy"] = response.headers.get(
+        "Content-Security-Policy", CSP
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store, max-age=0"
+        response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(error: CSRFError) -> Any:
+    return render("error.html", 400, message=texts.t(lang(), "error.csrf"))
+
+
+@bp.errorhandler(403)
+def _forbidden(error: Any) -> Any:
+    return render("error.html", 403, message=texts.t(lang(), "error.forbidden"))
+
+
+@bp.errorhandler(404)
+def _not_found(error: Any) -> Any:
+    return render("error.html", 404, message=texts.t(lang(), "error.not_found"))
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    chosen = lang()
+    return {
+        "lang": chosen,
+        "staff": g.get("staff"),
+        "t": lambda key, **kw: texts.t(chosen, key, **kw),
+        "label": lambda kind, key: texts.label(chosen, kind, key),
+        "when": lambda value: texts.show_datetime(chosen, value),
+        "day": lambda value: texts.show_date(chosen, value),
+    }
+
+
+from bot.console import auth, cases, reports  # noqa: E402, F401 - views register on bp

@@ -1,0 +1,478 @@
+"""The case register for staff: list, detail, triage, messages, notes, intake, identities."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, time
+from typing import Any
+
+from flask import abort, redirect, request, send_file, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import handlers
+from bot.console import (
+    audit,
+    bp,
+    current,
+    lang,
+    now,
+    render,
+    require_role,
+    runtime,
+    texts,
+    transaction,
+)
+from bot.outbox import enqueue_push
+from handlers import districts, tokens
+from store import media, repo, staff
+from store.crypto import CryptoError, IdentityPrivateKey, WrongPassphrase
+from store.models import Attachment, Case, CaseEvent, CaseMessage
+
+INLINE_IMAGES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
+MAX_KEY_FILE_BYTES = 64 * 1024
+MAX_TEXT = 8000
+INTAKE_CHANNELS = tuple(c for c in staff.CHANNELS if c != "line")
+# The order of the process (DOMAIN.md); a case may also be closed from any open step.
+PROCESS = ("received", "preliminary_review", "fact_finding", "under_consideration")
+
+
+def next_statuses(status: str) -> list[str]:
+    if status == "closed":
+        return []
+    following = PROCESS[PROCESS.index(status) + 1 :] if status in PROCESS else ()
+    return [*following[:1], "closed"]
+
+
+def _case_or_404(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _form_text(name: str, limit: int = MAX_TEXT) -> str:
+    return (request.form.get(name) or "").strip()[:limit]
+
+
+# --- list ----------------------------------------------------------------------------
+
+
+@bp.route("/")
+def index() -> Any:
+    return redirect(url_for("console.case_list"))
+
+
+@bp.route("/cases")
+def case_list() -> Any:
+    args = request.args
+    flt = staff.CaseFilter(
+        status=args.get("status") if args.get("status") in staff.STATUSES else None,
+        category=args.get("category") if args.get("category") in staff.CATEGORIES else None,
+        district_code=args.get("district") if args.get("district") in districts.BY_CODE else None,
+        channel=args.get("channel") if args.get("channel") in staff.CHANNELS else None,
+        overdue=args.get("overdue") == "1",
+        anonymous_bar=args.get("anon") if args.get("anon") in ("meets", "below") else None,
+        number=(args.get("q") or "").strip()[:32] or None,
+    )
+    sort = args.get("sort") if args.get("sort") in staff.SORTS else "filed_desc"
+    at = now()
+    with transaction() as session:
+        page = staff.list_cases(session, flt, now=at, sort=sort, cursor=args.get("after"), limit=50)
+        rows = [(c, staff.fact_finding_deadline(c, at)) for c in page.cases]
+    more = None
+    if page.next_cursor:
+        more = url_for("console.case_list", **{**args.to_dict(), "after": page.next_cursor})
+    first = None
+    if args.get("after"):
+        first = url_for(
+            "console.case_list", **{k: v for k, v in args.to_dict().items() if k != "after"}
+        )
+    return render(
+        "cases.html",
+        rows=rows,
+        flt=flt,
+        sort=sort,
+        more=more,
+        first=first,
+        args=args,
+        statuses=staff.STATUSES,
+        categories=staff.CATEGORIES,
+        channels=staff.CHANNELS,
+        districts=districts.DISTRICTS,
+        district_name=_district_name,
+        sorts=list(staff.SORTS),
+    )
+
+
+def _district_name(code: str | None) -> str:
+    district = districts.BY_CODE.get(code or "")
+    if district is None:
+        return "—"
+    return district.name_th if lang() == "th" else district.name_en
+
+
+# --- detail --------------------------------------------------------------------------
+
+
+def _content_rows(content: dict[str, Any], *, redacted: bool = False) -> list[tuple[str, str]]:
+    """Every key of the report, with a label; nested parts flattened as "part: value"."""
+    chosen = lang()
+    rows = []
+    for key, value in content.items():
+        if redacted and key in texts.REDACTED_KEYS:
+            rows.append((texts.field_label(chosen, key), texts.t(chosen, "redacted.withheld")))
+            continue
+        rows.append((texts.field_label(chosen, key), _show_value(chosen, key, value)))
+    return rows
+
+
+def _show_value(chosen: str, key: str, value: Any) -> str:
+    if value is None or value == "" or value == {} or value == []:
+        return "—"
+    if key == "category" and isinstance(value, str):
+        return texts.label(chosen, "category", value)
+    if isinstance(value, dict):
+        if key == "when" and set(value) <= {"text", "date"}:
+            return str(value.get("text") or value.get("date") or "—")
+        if key == "agency" and value.get("kind") == "district" and value.get("district_code"):
+            return texts.t(
+                chosen, "agency.district", name=_district_name(str(value["district_code"]))
+            )
+        parts = []
+        for sub, sub_value in value.items():
+            if sub_value in (None, "", {}, []) or sub == "kind":
+                continue
+            parts.append(f"{texts.field_label(chosen, sub)}: {_show_value(chosen, sub, sub_value)}")
+        return "\n".join(parts) or "—"
+    if isinstance(value, list):
+        return "\n".join(_show_value(chosen, key, item) for item in value)
+    if isinstance(value, bool):
+        return texts.t(chosen, "yes" if value else "no")
+    return str(value)
+
+
+def _detail_context(session: Session, case: Case) -> dict[str, Any]:
+    keys = runtime().keys
+    content = repo.case_content(session, keys, case.id)
+    events = list(
+        session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+        )
+    )
+    thread = [
+        (m.direction, m.created_at, keys.data.decrypt_text(m.body_ct, repo.MESSAGE_BODY), m.read_at)
+        for m in session.scalars(
+            select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.id)
+        )
+    ]
+    attachments = [
+        (a, media.file_name(keys, a))
+        for a in session.scalars(
+            select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
+        )
+    ]
+    return {
+        "case": case,
+        "content": _content_rows(content),
+        "events": events,
+        "thread": thread,
+        "attachments": attachments,
+        "inline_images": INLINE_IMAGES,
+        "notes": staff.notes(session, keys, case.id),
+        "public_note": repo.public_note(keys, case),
+        "deadline": staff.fact_finding_deadline(case, now()),
+        "next_statuses": next_statuses(case.status),
+        "outcomes": staff.OUTCOMES,
+        "openings": staff.audit_entries(session, case_id=case.id, action="identity.open"),
+        "district_name": _district_name,
+    }
+
+
+@bp.route("/cases/<int:case_id>")
+def case_detail(case_id: int) -> Any:
+    with transaction() as session:
+        case = _case_or_404(session, case_id)
+        audit(session, "case.view", case_id=case.id)
+        context = _detail_context(session, case)
+    return render("case.html", **context)
+
+
+def _detail_with_error(case_id: int, error: str, status: int = 400) -> Any:
+    with transaction() as session:
+        case = _case_or_404(session, case_id)
+        audit(session, "case.view", case_id=case.id)
+        context = _detail_context(session, case)
+    return render("case.html", status, error=error, **context)
+
+
+@bp.route("/cases/<int:case_id>/attachments/<int:attachment_id>")
+def attachment(case_id: int, attachment_id: int) -> Any:
+    """The decrypted file. Images inline; everything else only as a download, never run."""
+    keys = runtime().keys
+    with transaction() as session:
+        row = session.get(Attachment, attachment_id)
+        if row is None or row.case_id != case_id or row.blob_ct is None:
+            abort(404)
+        audit(session, "attachment.view", case_id=case_id, detail=f"attachment {row.id}")
+        data = media.read_content(keys, row)
+        name = media.file_name(keys, row)
+        content_type = row.content_type or "application/octet-stream"
+    inline = content_type in INLINE_IMAGES
+    extension = content_type.split("/")[-1] if inline else "bin"
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=content_type,
+        as_attachment=not inline,
+        download_name=name or f"evidence-{attachment_id}.{extension}",
+        max_age=0,
+    )
+    # Even if a browser were talked into rendering it, a file may run nothing.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# --- triage --------------------------------------------------------------------------
+
+
+def _push_update(session: Session, case: Case) -> list[int]:
+    """Tell an opted-in reporter there is news (never the news itself)."""
+    keys = runtime().keys
+    address = repo.notify_address(keys, case)
+    if address is None:
+        return []
+    return enqueue_push(
+        session,
+        keys,
+        to=[address],
+        messages=handlers.update_notice(case.lang),
+        now=now(),
+        purpose="update",
+    )
+
+
+@bp.route("/cases/<int:case_id>/status", methods=["POST"])
+def change_status(case_id: int) -> Any:
+    status = request.form.get("status") or ""
+    outcome = request.form.get("outcome") or None
+    note = _form_text("public_note", 2000)
+    chosen = lang()
+    with transaction() as session:
+        case = _case_or_404(session, case_id)
+        if status not in next_statuses(case.status):
+            error = texts.t(chosen, "status.not_allowed")
+        elif status == "closed" and outcome not in staff.OUTCOMES:
+            error = texts.t(chosen, "status.needs_outcome")
+        else:
+            error = None
+    if error:
+        return _detail_with_error(case_id, error)
+    with transaction() as session:
+        case = repo.set_status(
+            session,
+            runtime().keys,
+            case_id,
+            status,
+            now(),
+            outcome=outcome if status == "closed" else None,
+            public_note=note or None,
+            actor=current().actor,
+        )
+        audit(
+            session,
+            "case.status",
+            case_id=case_id,
+            detail=f"{status}{'/' + outcome if outcome and status == 'closed' else ''}"
+            f"{'; public note' if note else ''}",
+        )
+        ids = _push_update(session, case)
+    runtime().start_dispatcher().submit(ids)
+    return redirect(url_for("console.case_detail", case_id=case_id, _anchor="status"))
+
+
+@bp.route("/cases/<int:case_id>/messages", methods=["POST"])
+def send_message(case_id: int) -> Any:
+    body = _form_text("body", 2000)
+    if not body:
+        return _detail_with_error(case_id, texts.t(lang(), "message.empty"))
+    with transaction() as session:
+        case = _case_or_404(session, case_id)
+        repo.add_message(session, runtime().keys, case_id, "staff", body, now())
+        audit(session, "case.message", case_id=case_id)
+        ids = _push_update(session, case)
+    runtime().start_dispatcher().submit(ids)
+    return redirect(url_for("console.case_detail", case_id=case_id, _anchor="messages"))
+
+
+@bp.route("/cases/<int:case_id>/notes", methods=["POST"])
+def add_note(case_id: int) -> Any:
+    body = _form_text("body")
+    if not body:
+        return _detail_with_error(case_id, texts.t(lang(), "note.empty"))
+    with transaction() as session:
+        _case_or_404(session, case_id)
+        staff.add_note(session, runtime().keys, case_id, current().username, body, now())
+        audit(session, "case.note", case_id=case_id)
+    return redirect(url_for("console.case_detail", case_id=case_id, _anchor="notes"))
+
+
+@bp.route("/cases/<int:case_id>/redacted")
+def redacted_copy(case_id: int) -> Any:
+    """Seed 003 §8.1.2: the copy that may leave the centre, complainant masked."""
+    with transaction() as session:
+        case = _case_or_404(session, case_id)
+        audit(session, "case.redacted_copy", case_id=case.id)
+        content = repo.case_content(session, runtime().keys, case.id)
+        count = len([a for a in case.attachments if a.blob_ct is not None])
+    return render(
+        "redacted.html",
+        case=case,
+        content=_content_rows(content, redacted=True),
+        attachment_count=count,
+        district_name=_district_name,
+        printed=now(),
+    )
+
+
+# --- sealed identity -----------------------------------------------------------------
+
+
+@bp.route("/cases/<int:case_id>/identity", methods=["POST"])
+@require_role("custodian", audit_action="identity.denied")
+def open_identity(case_id: int) -> Any:
+    """Open one case's sealed identity with the custodian's key file and passphrase.
+
+    The audit entry is committed before anything is decrypted; the identity is only in
+    this one response (no-store), never stored, cached or logged.
+    """
+    chosen = lang()
+    reason = _form_text("reason", 500)
+    passphrase = request.form.get("passphrase") or ""
+    upload = request.files.get("key_file")
+    if len(reason) < 10:
+        return _detail_with_error(case_id, texts.t(chosen, "identity.reason_short"))
+    if upload is None or not passphrase:
+        return _detail_with_error(case_id, texts.t(chosen, "identity.need_key"))
+    key_file = upload.read(MAX_KEY_FILE_BYTES + 1)
+    if len(key_file) > MAX_KEY_FILE_BYTES:
+        return _detail_with_error(case_id, texts.t(chosen, "identity.bad_key"))
+    with transaction() as session:
+        case = _case_or_404(session, case_id)
+        sealed = case.identity_sealed
+        number = case.number
+        if sealed is None:
+            return _detail_with_error(case_id, texts.t(chosen, "identity.none"))
+        audit(session, "identity.open", case_id=case_id, detail=f"reason: {reason}")
+    try:
+        identity = IdentityPrivateKey.from_encrypted_file(key_file, passphrase).open(sealed)
+    except WrongPassphrase:
+        error = texts.t(chosen, "identity.wrong_passphrase")
+    except CryptoError:
+        error = texts.t(chosen, "identity.bad_key")
+    else:
+        fields = [(texts.field_label(chosen, k), v) for k, v in identity.items()]
+        del identity
+        return render("identity.html", case_id=case_id, number=number, fields=fields, reason=reason)
+    with transaction() as session:
+        audit(session, "identity.open_failed", case_id=case_id)
+    return _detail_with_error(case_id, error)
+
+
+# --- intake from other channels ------------------------------------------------------
+
+
+@bp.route("/intake", methods=["GET", "POST"])
+def intake() -> Any:
+    context = {
+        "channels": INTAKE_CHANNELS,
+        "categories": staff.CATEGORIES,
+        "districts": districts.DISTRICTS,
+        "today": now().astimezone(staff.BANGKOK).date(),
+    }
+    if request.method == "GET":
+        return render("intake.html", form={}, **context)
+    chosen = lang()
+    form = {k: _form_text(k) for k in request.form if k != "csrf_token"}
+    errors = _intake_errors(form)
+    if errors:
+        return render("intake.html", 400, form=form, errors=errors, **context)
+    received = datetime.combine(
+        datetime.strptime(form["received"], "%Y-%m-%d").date(), time(9), tzinfo=staff.BANGKOK
+    )
+    anonymous = form.get("mode") != "confidential"
+    district = form.get("district") or None
+    content: dict[str, Any] = {
+        "category": form["category"],
+        "agency": (
+            {"kind": "district", "district_code": district}
+            if district
+            else {"kind": "other", "name": form.get("agency_name") or None}
+        ),
+        "official": {
+            "name": form.get("official_name") or None,
+            "position": form.get("official_position") or None,
+        },
+        "description": form.get("description"),
+        "when": {"text": form.get("when") or None},
+        "where": form.get("where") or None,
+        "evidence_note": form.get("evidence_note") or None,
+        "witnesses": form.get("witnesses") or None,
+    }
+    identity = None
+    if not anonymous:
+        identity = {
+            k: form.get(f"identity_{k}", "") for k in ("name", "contact", "address", "relation")
+        }
+        identity = {k: v for k, v in identity.items() if v}
+    token = tokens.format_token(repo.new_token_bytes())
+    with transaction() as session:
+        created = repo.create_case(
+            session,
+            runtime().keys,
+            now=received.astimezone(UTC),
+            token=token,
+            channel=form["channel"],
+            lang=form.get("reporter_lang") or chosen,
+            category=form["category"],
+            district_code=district,
+            anonymous=anonymous,
+            meets_anonymous_bar=bool(content["evidence_note"] and content["witnesses"]),
+            content=content,
+            identity=identity or None,
+            notify_user_id=None,
+        )
+        audit(session, "case.intake", case_id=created.case_id, detail=f"channel {form['channel']}")
+    # The token is shown in this response only (the slip), never stored in clear or logged.
+    reporter_lang = form.get("reporter_lang") or chosen
+    return render(
+        "slip.html",
+        number=created.number,
+        token=token,
+        case_id=created.case_id,
+        reporter_lang=reporter_lang,
+        slip_t=lambda key: texts.t(reporter_lang, key),
+    )
+
+
+def _intake_errors(form: dict[str, str]) -> list[str]:
+    chosen = lang()
+    errors = []
+    if form.get("channel") not in INTAKE_CHANNELS:
+        errors.append(texts.t(chosen, "intake.err.channel"))
+    if form.get("category") not in staff.CATEGORIES:
+        errors.append(texts.t(chosen, "intake.err.category"))
+    if form.get("district") and form["district"] not in districts.BY_CODE:
+        errors.append(texts.t(chosen, "intake.err.district"))
+    try:
+        received = datetime.strptime(form.get("received", ""), "%Y-%m-%d").date()
+        if received > now().astimezone(staff.BANGKOK).date():
+            errors.append(texts.t(chosen, "intake.err.received"))
+    except ValueError:
+        errors.append(texts.t(chosen, "intake.err.received"))
+    if not form.get("description"):
+        errors.append(texts.t(chosen, "intake.err.description"))
+    if form.get("mode") == "confidential" and not form.get("identity_name"):
+        errors.append(texts.t(chosen, "intake.err.identity"))
+    if form.get("reporter_lang") not in (None, "", "th", "en"):
+        errors.append(texts.t(chosen, "intake.err.lang"))
+    return errors

@@ -1,0 +1,232 @@
+"""Telling people on LINE: staff about cases and deadlines, reporters that there is news.
+
+Every push is written to the outbox in the transaction that causes it, so a notification
+exists exactly when its cause does, and is delivered by the outbox's retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+import handlers
+from bot.outbox import enqueue_push
+from bot.runtime import Runtime
+from handlers import staff as staff_messages
+from handlers.deadlines import MILESTONES, CaseEventView, warnings_due
+from handlers.districts import BY_CODE
+from handlers.model import Message
+from store import notices, repo
+from store.models import Case
+
+log = logging.getLogger(__name__)
+
+BANGKOK = ZoneInfo("Asia/Bangkok")
+DIGEST_AT = time(8, 0)  # Bangkok time
+
+
+class Notifier:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    # --- building blocks -------------------------------------------------------------
+
+    def console_url(self, case_id: int) -> str:
+        return f"{self.rt.settings.public_url.rstrip('/')}/console/cases/{case_id}"
+
+    def facts(self, case: Case, lang: str) -> staff_messages.CaseFacts:
+        district = BY_CODE.get(case.district_code or "")
+        agency = "-"
+        if district is not None:
+            agency = district.name_th if lang == "th" else district.name_en
+        return staff_messages.CaseFacts(
+            case_number=case.number,
+            category=case.category,
+            agency=agency,
+            anonymous=case.anonymous,
+            meets_anonymous_bar=case.meets_anonymous_bar,
+            console_url=self.console_url(case.id),
+        )
+
+    def _to_staff(
+        self,
+        session: Session,
+        now: datetime,
+        purpose: str,
+        build: Callable[[str], list[Message]],
+        *,
+        include_digest: bool = False,
+    ) -> list[int]:
+        """Queue one notification for every recipient who takes notifications at once."""
+        keys = self.rt.keys
+        people: dict[str, list[str]] = {}
+        ids: list[int] = []
+        for recipient in notices.recipients(session, keys):
+            if recipient.digest and not include_digest:
+                continue
+            if recipient.staff_id is None:  # a group: push only, never multicast
+                ids += enqueue_push(
+                    session,
+                    keys,
+                    to=[recipient.to],
+                    messages=build(recipient.lang),
+                    now=now,
+                    purpose=purpose,
+                )
+            else:
+                people.setdefault(recipient.lang, []).append(recipient.to)
+        for lang, to in people.items():
+            ids += enqueue_push(
+                session, keys, to=to, messages=build(lang), now=now, purpose=purpose
+            )
+        return ids
+
+    # --- what happens ----------------------------------------------------------------
+
+    def new_case(self, session: Session, case: Case, now: datetime) -> list[int]:
+        notices.add_notice(session, staff_messages.NEW_CASE, case.id, now)
+        return self._to_staff(
+            session,
+            now,
+            "staff.new_case",
+            lambda lang: staff_messages.new_case(lang, self.facts(case, lang)),
+        )
+
+    def reporter_activity(
+        self, session: Session, case_id: int, kind: str, now: datetime
+    ) -> list[int]:
+        case = session.get(Case, case_id)
+        if case is None:
+            return []
+        notices.add_notice(session, kind, case.id, now)
+        return self._to_staff(
+            session,
+            now,
+            f"staff.{kind}",
+            lambda lang: staff_messages.reporter_activity(
+                lang, kind, case.number, self.console_url(case.id)
+            ),
+        )
+
+    def identity_opened(self, session: Session, case: Case, actor: str, now: datetime) -> list[int]:
+        """Every opening of a sealed identity is announced to all staff who receive notices."""
+        notices.add_notice(session, staff_messages.IDENTITY_OPENED, case.id, now)
+        return self._to_staff(
+            session,
+            now,
+            "staff.identity_opened",
+            lambda lang: staff_messages.identity_opened(
+                lang, case.number, actor, self.console_url(case.id)
+            ),
+            include_digest=True,
+        )
+
+    def reporter_update(self, session: Session, case: Case, now: datetime) -> list[int]:
+        """Tell an opted-in reporter there is news — only that; the token shows the rest."""
+        address = repo.notify_address(self.rt.keys, case)
+        if address is None:
+            return []
+        return enqueue_push(
+            session,
+            self.rt.keys,
+            to=[address],
+            messages=handlers.update_notice(case.lang),
+            now=now,
+            purpose="update",
+        )
+
+    # --- scheduled jobs --------------------------------------------------------------
+
+    def check_deadlines(self) -> int:
+        """Send every deadline warning that is due and not yet sent; returns how many."""
+        now = self.rt.clock()
+        sent = 0
+        with self.rt.db.transaction() as session:
+            for case_id, rows in notices.open_case_events(session).items():
+                events = [
+                    CaseEventView(at, "milestone", kind)
+                    if kind in MILESTONES
+                    else CaseEventView(at, kind, status)
+                    for at, kind, status in rows
+                ]
+                for warning in warnings_due(events, now):
+                    deadline = warning.deadline
+                    if not notices.record_warning(
+                        session, case_id, deadline.key, warning.threshold, now
+                    ):
+                        continue
+                    case = session.get(Case, case_id)
+                    assert case is not None
+                    notices.add_notice(
+                        session,
+                        staff_messages.DEADLINE,
+                        case_id,
+                        now,
+                        deadline=deadline.kind,
+                        threshold=warning.threshold,
+                    )
+                    self._to_staff(
+                        session,
+                        now,
+                        "staff.deadline",
+                        lambda lang, d=deadline, w=warning, c=case: staff_messages.deadline_warning(
+                            lang, c.number, d.kind, w.threshold, d.due_at, self.console_url(c.id)
+                        ),
+                    )
+                    sent += 1
+        if sent:
+            log.info("deadline warnings queued: %s", sent)
+        return sent
+
+    def send_digests(self) -> int:
+        """Each staff member who chose a digest gets one a day, after 08:00 Bangkok time."""
+        now = self.rt.clock()
+        local = now.astimezone(BANGKOK)
+        today_at = datetime.combine(local.date(), DIGEST_AT, BANGKOK)
+        due_since = today_at if local >= today_at else today_at - timedelta(days=1)
+        sent = 0
+        with self.rt.db.transaction() as session:
+            for recipient in notices.recipients(session, self.rt.keys):
+                if not recipient.digest or recipient.staff_id is None:
+                    continue
+                since = notices.last_digest(session, recipient.staff_id) or now - timedelta(days=1)
+                if not notices.claim_digest(session, recipient.staff_id, due_since, now):
+                    continue
+                happened = notices.notices_between(session, since, now)
+
+                def numbers(
+                    *kinds: str, happened: list[tuple[str, str]] = happened
+                ) -> tuple[str, ...]:
+                    return tuple(dict.fromkeys(n for k, n in happened if k in kinds))
+
+                counts = staff_messages.DigestCounts(
+                    new_cases=numbers(staff_messages.NEW_CASE),
+                    messages=numbers(
+                        staff_messages.REPORTER_MESSAGE, staff_messages.REPORTER_EVIDENCE
+                    ),
+                    deadlines=numbers(staff_messages.DEADLINE),
+                )
+                enqueue_push(
+                    session,
+                    self.rt.keys,
+                    to=[recipient.to],
+                    messages=staff_messages.digest(
+                        recipient.lang,
+                        now,
+                        counts,
+                        f"{self.rt.settings.public_url.rstrip('/')}/console/cases",
+                    ),
+                    now=now,
+                    purpose="staff.digest",
+                )
+                sent += 1
+        return sent
+
+
+def _numbers(happened: list[tuple[str, str]], *kinds: str) -> tuple[str, ...]:
+    """The case numbers of notices of these kinds, each once, in order."""
+    return tuple(dict.fromkeys(number for kind, number in happened if kind in kinds))
