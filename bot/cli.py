@@ -111,6 +111,10 @@ def serve(host: str, port: int, emulator_port: int) -> None:
     click.echo("")
     click.echo(f"  Krasip bot:       {bot_server.url}/callback  (health: {bot_server.url}/healthz)")
     click.echo(f"  LINE chat (open): {emu.url}/")
+    click.echo(
+        f"  Staff console:    {bot_server.url}/console/  (first admin: "
+        "`krasip staff add NAME --role admin`)"
+    )
     click.echo("  Press Ctrl+C to stop.")
     click.echo("")
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

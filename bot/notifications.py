@@ -60,6 +60,7 @@ class Notifier:
         build: Callable[[str], list[Message]],
         *,
         include_digest: bool = False,
+        only: Callable[[notices.Recipient], bool] | None = None,
     ) -> list[int]:
         """Queue one notification for every recipient who takes notifications at once."""
         keys = self.rt.keys
@@ -67,6 +68,8 @@ class Notifier:
         ids: list[int] = []
         for recipient in notices.recipients(session, keys):
             if recipient.digest and not include_digest:
+                continue
+            if only is not None and not only(recipient):
                 continue
             if recipient.staff_id is None:  # a group: push only, never multicast
                 ids += enqueue_push(
@@ -112,8 +115,10 @@ class Notifier:
             ),
         )
 
-    def identity_opened(self, session: Session, case: Case, actor: str, now: datetime) -> list[int]:
-        """Every opening of a sealed identity is announced to all staff who receive notices."""
+    def identity_opened(
+        self, session: Session, case: Case, actor: str, actor_id: int | None, now: datetime
+    ) -> list[int]:
+        """An opening of a sealed identity is announced at once to every other admin."""
         notices.add_notice(session, staff_messages.IDENTITY_OPENED, case.id, now)
         return self._to_staff(
             session,
@@ -123,6 +128,7 @@ class Notifier:
                 lang, case.number, actor, self.console_url(case.id)
             ),
             include_digest=True,
+            only=lambda r: r.role == "admin" and r.staff_id != actor_id,
         )
 
     def reporter_update(self, session: Session, case: Case, now: datetime) -> list[int]:

@@ -14,7 +14,7 @@ from bot.conversation import draft_key
 from bot.line import ContentUnavailable
 from bot.notifications import Notifier
 from bot.runtime import Runtime
-from store import media, repo
+from store import media, notices, outbox, repo, staff
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ EVENT_MEMORY = timedelta(days=7)  # LINE redelivers for a much shorter time than
 CLEANING_EVERY = timedelta(minutes=1)
 DIGEST_CHECK_EVERY = timedelta(minutes=1)
 ORPHAN_AGE = timedelta(days=7)
+SENT_MEMORY = timedelta(days=30)  # delivered rows hold no content; keep them for the record
 
 
 class Worker:
@@ -120,6 +121,9 @@ class Worker:
             orphans += media.discard_orphans(session, now - ORPHAN_AGE)
             repo.prune_events(session, now - EVENT_MEMORY)
             repo.prune_lookup_failures(session, now - timedelta(hours=1))
+            staff.prune_login_attempts(session, now - timedelta(days=1))
+            notices.prune(session, now)
+            outbox.prune_sent(session, now - SENT_MEMORY)
         if stale or orphans:
             log.info("cleaning: %s expired drafts, %s orphaned attachments", len(stale), orphans)
         return len(stale) + orphans

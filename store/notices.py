@@ -47,6 +47,7 @@ class Recipient:
     lang: str
     digest: bool
     staff_id: int | None
+    role: str | None = None  # None for a group
 
 
 # --- link codes ----------------------------------------------------------------------
@@ -291,3 +292,10 @@ def record_warning(
         .returning(DeadlineWarning.id)
     ).first()
     return inserted is not None
+
+
+def prune(session: Session, now: datetime) -> None:
+    """Forget spent link codes, old wrong-code attempts and notices past any digest."""
+    session.execute(delete(LinkCode).where(LinkCode.expires_at < now - timedelta(days=1)))
+    session.execute(delete(LinkAttempt).where(LinkAttempt.at < now - LINK_WINDOW))
+    session.execute(delete(StaffNotice).where(StaffNotice.created_at < now - timedelta(days=30)))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store.crypto import Keyring
@@ -207,3 +207,11 @@ def listing(session: Session, state: str | None = None, limit: int = 50) -> list
     if state:
         query = query.where(OutboxMessage.state == state)
     return list(session.scalars(query))
+
+
+def prune_sent(session: Session, before: datetime) -> int:
+    """Delete delivered rows older than ``before`` (they hold no content already)."""
+    result = session.execute(
+        delete(OutboxMessage).where(OutboxMessage.state == "sent", OutboxMessage.sent_at < before)
+    )
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
