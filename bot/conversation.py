@@ -105,6 +105,26 @@ class EventProcessor:
         self.rt = runtime
         self.notifier = Notifier(runtime)
 
+    def _answer(
+        self,
+        session: Session,
+        chat_id: str,
+        reply_token: str | None,
+        messages: list[dict[str, Any]],
+        now: datetime,
+        purpose: str = "reply",
+    ) -> list[int]:
+        return enqueue_replies(
+            session,
+            self.rt.keys,
+            self.rt.settings,
+            user_id=chat_id,
+            reply_token=reply_token,
+            messages=messages,
+            now=now,
+            purpose=purpose,
+        )
+
     def process(self, event: Event) -> list[int]:
         """Handle one event in one transaction; returns the outbox rows to send after commit."""
         now = self.rt.clock()
@@ -129,15 +149,7 @@ class EventProcessor:
         user_id = source.user_id
         staff_reply = self._staff_chat(session, event, user_id, now)
         if staff_reply is not None:
-            return enqueue_replies(
-                session,
-                self.rt.keys,
-                self.rt.settings,
-                user_id=user_id,
-                reply_token=reply_token,
-                messages=staff_reply,
-                now=now,
-            )
+            return self._answer(session, user_id, reply_token, staff_reply, now)
         reporter_key = self.rt.keys.reporter_key(user_id)
         if isinstance(event, UnfollowEvent):
             # The reporter blocked the bot: nothing more can be said, so keep no draft.
@@ -161,16 +173,7 @@ class EventProcessor:
         if not replies:
             return []
         purpose = "receipt" if any(isinstance(e, SubmitReport) for e in result.effects) else "reply"
-        return enqueue_replies(
-            session,
-            self.rt.keys,
-            self.rt.settings,
-            user_id=user_id,
-            reply_token=reply_token,
-            messages=replies,
-            now=now,
-            purpose=purpose,
-        )
+        return self._answer(session, user_id, reply_token, replies, now, purpose)
 
     def _group_event(self, session: Session, event: Event, now: datetime) -> list[int]:
         """Groups and rooms: never take a report there; say so when addressed. An admin's
@@ -188,15 +191,7 @@ class EventProcessor:
         )
         if code and chat_id and reply_token:
             answer = self._redeem(session, code, chat_id, now, group=True)
-            return enqueue_replies(
-                session,
-                self.rt.keys,
-                self.rt.settings,
-                user_id=chat_id,
-                reply_token=reply_token,
-                messages=answer,
-                now=now,
-            )
+            return self._answer(session, chat_id, reply_token, answer, now)
         addressed = isinstance(event, JoinEvent) or (
             isinstance(event, MessageEvent)
             and isinstance(event.message, TextMessageContent)
@@ -207,15 +202,7 @@ class EventProcessor:
         )
         if not addressed or not reply_token or not chat_id:
             return []
-        return enqueue_replies(
-            session,
-            self.rt.keys,
-            self.rt.settings,
-            user_id=chat_id,
-            reply_token=reply_token,
-            messages=handlers.group_notice("th"),
-            now=now,
-        )
+        return self._answer(session, chat_id, reply_token, handlers.group_notice("th"), now)
 
     def _failure_notice(self, session: Session, event: Event, now: datetime) -> list[int]:
         source = getattr(event, "source", None)
@@ -223,15 +210,7 @@ class EventProcessor:
         reply_token = getattr(event, "reply_token", None)
         if not isinstance(source, UserSource) or not user_id or not reply_token:
             return []
-        return enqueue_replies(
-            session,
-            self.rt.keys,
-            self.rt.settings,
-            user_id=user_id,
-            reply_token=reply_token,
-            messages=handlers.failure_notice("th"),
-            now=now,
-        )
+        return self._answer(session, user_id, reply_token, handlers.failure_notice("th"), now)
 
     # --- staff on LINE ----------------------------------------------------------------
 
