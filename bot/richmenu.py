@@ -24,10 +24,11 @@ THAI_FONTS = (
     "/usr/share/fonts/opentype/tlwg/Loma-Bold.otf",
     "/usr/share/fonts/truetype/tlwg/Garuda-Bold.ttf",
 )
+# Postbacks, not typed words: a tap in the middle of the form is a command, never an answer.
 BUTTONS = (
-    ("richmenu_report", "richmenu_report_word", "#06C755"),
-    ("richmenu_status", "richmenu_status_word", "#1F6FEB"),
-    ("richmenu_help", "richmenu_help_word", "#6E7781"),
+    ("richmenu_report", "report", "#06C755"),
+    ("richmenu_status", "status", "#1F6FEB"),
+    ("richmenu_help", "help", "#6E7781"),
 )
 
 
@@ -42,7 +43,7 @@ def menu_image() -> bytes:
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
     third = WIDTH // 3
-    for index, (label_key, _word, colour) in enumerate(BUTTONS):
+    for index, (label_key, _command, colour) in enumerate(BUTTONS):
         left = index * third
         draw.rectangle([left + 12, 12, left + third - 12, HEIGHT - 12], fill=colour)
         centre = (left + third // 2, HEIGHT // 2)
@@ -75,9 +76,13 @@ def menu_definition() -> dict[str, object]:
         "areas": [
             {
                 "bounds": {"x": index * third, "y": 0, "width": third, "height": HEIGHT},
-                "action": {"type": "message", "text": t("th", word_key)},
+                "action": {
+                    "type": "postback",
+                    "data": f"s=cmd&v={command}",
+                    "displayText": t("th", label_key),
+                },
             }
-            for index, (_label, word_key, _colour) in enumerate(BUTTONS)
+            for index, (label_key, command, _colour) in enumerate(BUTTONS)
         ],
     }
 

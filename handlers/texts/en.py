@@ -476,7 +476,4 @@ TEXTS: dict[str, str] = {
     "richmenu_status": "Check status",
     "richmenu_help": "Help",
     "richmenu_bar": "Krasip menu",
-    "richmenu_report_word": "ร้องเรียน",
-    "richmenu_status_word": "สถานะ",
-    "richmenu_help_word": "วิธีใช้",
 }

@@ -425,7 +425,4 @@ TEXTS: dict[str, str] = {
     "richmenu_status": "ติดตามสถานะ",
     "richmenu_help": "วิธีใช้",
     "richmenu_bar": "เมนู กระซิบ",
-    "richmenu_report_word": "ร้องเรียน",
-    "richmenu_status_word": "สถานะ",
-    "richmenu_help_word": "วิธีใช้",
 }
