@@ -405,6 +405,38 @@ def staff_disable(username: str) -> None:
     click.echo(f"account {user.username} disabled")
 
 
+@staff_group.command("link-code")
+@click.argument("username")
+@click.option("--group", is_flag=True, help="a code that registers a LINE group (admins only)")
+def staff_link_code(username: str, group: bool) -> None:
+    """A one-time code that links USERNAME's LINE account (or, with --group, a LINE group)."""
+    from store import notices, staff
+
+    kind = "group" if group else "staff"
+    runtime = build_runtime(_settings())
+    with runtime.db.transaction() as session:
+        user = staff.find_user(session, username)
+        if user is None or not user.active:
+            raise click.ClickException(f"no active account {username!r}")
+        if group and user.role != "admin":
+            raise click.ClickException(
+                f"{user.username} is {user.role}: only an admin's code can register a group"
+            )
+        code = notices.issue_link_code(session, runtime.keys, user.id, kind, utc_now())
+        repo.audit(
+            session,
+            actor="cli",
+            action="notify.code_issued",
+            now=utc_now(),
+            detail=f"{kind} code for {user.username}",
+        )
+    minutes = int(notices.LINK_CODE_TTL.total_seconds() // 60)
+    # The one place a link code is printed: to the person who asked, on stdout, never logged.
+    click.echo(code)
+    where = "in the LINE group, after inviting the bot," if group else "to the bot in LINE"
+    click.echo(f"send `link` and this code {where} within {minutes} minutes", err=True)
+
+
 # --- reports ---------------------------------------------------------------------------
 
 

@@ -176,6 +176,11 @@ def staff_for_line(
     return (row[0], row[1]) if row else None
 
 
+def line_link(session: Session, staff_id: int) -> StaffLineLink | None:
+    """This staff member's LINE link, if any (for showing whether one exists)."""
+    return session.get(StaffLineLink, staff_id)
+
+
 def set_digest(session: Session, staff_id: int, digest: bool) -> None:
     session.execute(
         update(StaffLineLink).where(StaffLineLink.staff_id == staff_id).values(digest=digest)
@@ -194,6 +199,7 @@ def recipients(session: Session, keys: Keyring) -> list[Recipient]:
             staff.lang or "th",
             link.digest,
             staff.id,
+            staff.role,
         )
         for staff, link in session.execute(
             select(StaffUser, StaffLineLink)

@@ -18,9 +18,18 @@ from tests.test_staff_notifications import linked_staff
 def _file_case(bot: Bot, now: datetime, token: str) -> int:
     with bot.runtime.db.transaction() as session:
         return repo.create_case(
-            session, bot.runtime.keys, now=now, token=token, channel="line", lang="th",
-            category="public_works", district_code="1001", anonymous=True,
-            meets_anonymous_bar=True, content={"description": "synthetic"}, identity=None,
+            session,
+            bot.runtime.keys,
+            now=now,
+            token=token,
+            channel="line",
+            lang="th",
+            category="public_works",
+            district_code="1001",
+            anonymous=True,
+            meets_anonymous_bar=True,
+            content={"description": "synthetic"},
+            identity=None,
             notify_user_id=None,
         ).case_id
 
@@ -51,13 +60,20 @@ def test_sixty_days_of_deadline_warnings(bot: Bot, clock: Clock, new_chat: Any) 
 
     with bot.runtime.db.transaction() as session:
         sent = session.execute(
-            select(DeadlineWarning.case_id, DeadlineWarning.deadline_key,
-                   DeadlineWarning.threshold, DeadlineWarning.sent_at)
-            .order_by(DeadlineWarning.sent_at, DeadlineWarning.case_id)
+            select(
+                DeadlineWarning.case_id,
+                DeadlineWarning.deadline_key,
+                DeadlineWarning.threshold,
+                DeadlineWarning.sent_at,
+            ).order_by(DeadlineWarning.sent_at, DeadlineWarning.case_id)
         ).all()
     timeline = [
-        ("quiet" if case_id == quiet else "busy", key.split("@")[0], threshold,
-         (at - start) // timedelta(days=1))
+        (
+            "quiet" if case_id == quiet else "busy",
+            key.split("@")[0],
+            threshold,
+            (at - start) // timedelta(days=1),
+        )
         for case_id, key, threshold, at in sent
     ]
     assert sorted(timeline, key=lambda row: (row[3], row[0])) == [
@@ -91,8 +107,12 @@ def test_a_scheduler_that_was_down_sends_the_most_urgent_warning_once(
     worker.run_once()
     worker.run_once()
     with bot.runtime.db.transaction() as session:
-        rows = session.execute(
-            select(DeadlineWarning.threshold).where(DeadlineWarning.case_id == case_id)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(DeadlineWarning.threshold).where(DeadlineWarning.case_id == case_id)
+            )
+            .scalars()
+            .all()
+        )
     assert rows == [1]
     assert datetime.now(UTC) < clock()

@@ -35,14 +35,26 @@ def _link_staff(bot: Bot, line: Any) -> list[LineUser]:
     now = bot.runtime.clock()
     with bot.runtime.db.transaction() as session:
         for n in range(STAFF):
-            user = create_user(session, username=f"officer{n}", display_name=f"Officer {n}",
-                               role="staff", password="correct horse battery staple",
-                               now=now, lang="th" if n % 2 else "en")
+            user = create_user(
+                session,
+                username=f"officer{n}",
+                display_name=f"Officer {n}",
+                role="staff",
+                password="correct horse battery staple",
+                now=now,
+                lang="th" if n % 2 else "en",
+            )
             phone = LineUser(line.url, "U" + uuid.uuid4().hex)
             notices.link_staff_line(session, bot.runtime.keys, user.id, phone.user_id, now)
             phones.append(phone)
-        admin = create_user(session, username="admin", display_name="Admin", role="admin",
-                            password="correct horse battery staple", now=now)
+        admin = create_user(
+            session,
+            username="admin",
+            display_name="Admin",
+            role="admin",
+            password="correct horse battery staple",
+            now=now,
+        )
         notices.register_group(session, bot.runtime.keys, "C" + "0" * 32, admin.id, now)
     return phones
 
@@ -54,10 +66,19 @@ def _new_cases(bot: Bot) -> list[str]:
         with bot.runtime.db.transaction() as session:
             now = bot.runtime.clock()
             created = repo.create_case(
-                session, bot.runtime.keys, now=now, token=f"BBBB-BBBB-BBBB-{n:04d}",
-                channel="line", lang="th", category="money", district_code="1004",
-                anonymous=True, meets_anonymous_bar=False, content={"description": "x"},
-                identity=None, notify_user_id=None,
+                session,
+                bot.runtime.keys,
+                now=now,
+                token=f"BBBB-BBBB-BBBB-{n:04d}",
+                channel="line",
+                lang="th",
+                category="money",
+                district_code="1004",
+                anonymous=True,
+                meets_anonymous_bar=False,
+                content={"description": "x"},
+                identity=None,
+                notify_user_id=None,
             )
             case = session.get(Case, created.case_id)
             assert case is not None
@@ -118,15 +139,21 @@ def test_every_staff_notification_arrives_exactly_once_after_an_outage(
 
     time.sleep(2)  # let slow requests the emulator still holds finish and be counted
     with bot.runtime.db.transaction() as session:
-        states = dict(session.execute(
-            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
+        states = dict(
+            session.execute(
+                select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+            ).all()
+        )
     assert states == {"sent": states.get("sent", 0)} and states["sent"] > 0, states
 
     for phone in phones:
         got = Counter(n for m in phone.messages() for n in numbers if n in texts_of([m]))
         assert got == Counter(numbers), f"{phone.user_id}: {got}"
-    group = phones[0].http.get(f"{line.url}/_emulator/users/C{'0' * 32}/messages",
-                               timeout=10).json()["messages"]
+    group = (
+        phones[0]
+        .http.get(f"{line.url}/_emulator/users/C{'0' * 32}/messages", timeout=10)
+        .json()["messages"]
+    )
     got = Counter(n for m in group for n in numbers if n in texts_of([m["message"]]))
     assert got == Counter(numbers)
     statuses = Counter(r["status"] for r in line.requests("/v2/bot/message/"))

@@ -26,20 +26,28 @@ from tests.test_report_end_to_end import (
 
 def add_staff(bot: Bot, username: str, role: str = "staff", lang: str = "th") -> int:
     with bot.runtime.db.transaction() as session:
-        user = create_user(session, username=username, display_name=username.title(),
-                           role=role, password="correct horse battery staple", now=bot.runtime.clock(),
-                           lang=lang)
+        user = create_user(
+            session,
+            username=username,
+            display_name=username.title(),
+            role=role,
+            password="correct horse battery staple",
+            now=bot.runtime.clock(),
+            lang=lang,
+        )
         return user.id
 
 
 def link_code(bot: Bot, staff_id: int, kind: str = "staff") -> str:
     with bot.runtime.db.transaction() as session:
-        return notices.issue_link_code(session, bot.runtime.keys, staff_id, kind,
-                                       bot.runtime.clock())
+        return notices.issue_link_code(
+            session, bot.runtime.keys, staff_id, kind, bot.runtime.clock()
+        )
 
 
-def linked_staff(bot: Bot, new_chat: Any, username: str, lang: str = "th",
-                 role: str = "staff") -> Chat:
+def linked_staff(
+    bot: Bot, new_chat: Any, username: str, lang: str = "th", role: str = "staff"
+) -> Chat:
     staff_id = add_staff(bot, username, role=role, lang=lang)
     phone = new_chat()
     answer = texts_of(phone.say(f"link {link_code(bot, staff_id)}"))
@@ -60,8 +68,13 @@ def test_a_staff_member_links_their_line_account_with_a_one_time_code(
     assert filed.case_number in card
     assert "ทะเบียน" in card and "บางรัก" in card and "ไม่ระบุตัวตน" in card
     assert told[0]["altText"] and filed.case_number in told[0]["altText"]
-    for secret in (THAI["description"], THAI["witnesses"], THAI["official"], filed.token,
-                   reporter.user_id):
+    for secret in (
+        THAI["description"],
+        THAI["witnesses"],
+        THAI["official"],
+        filed.token,
+        reporter.user_id,
+    ):
         assert secret not in str(told)
 
 
@@ -103,9 +116,7 @@ def test_staff_messages_never_enter_the_reporter_form(bot: Bot, new_chat: Any) -
         assert session.scalar(select(func.count()).select_from(Conversation)) == 0
 
 
-def test_a_group_is_registered_only_by_an_admins_code(
-    bot: Bot, new_chat: Any, line: Any
-) -> None:
+def test_a_group_is_registered_only_by_an_admins_code(bot: Bot, new_chat: Any, line: Any) -> None:
     admin_id = add_staff(bot, "admin1", role="admin")
     staff_id = add_staff(bot, "plain1")
     group = "C" + uuid.uuid4().hex
@@ -113,16 +124,30 @@ def test_a_group_is_registered_only_by_an_admins_code(
     http = member.http
 
     def in_group(text: str) -> int:
-        response = http.post(f"{line.url}/_emulator/groups/{group}/users/{member.user_id}/text",
-                             json={"text": text}, timeout=10)
+        response = http.post(
+            f"{line.url}/_emulator/groups/{group}/users/{member.user_id}/text",
+            json={"text": text},
+            timeout=10,
+        )
         return int(response.json()["status"])
 
     # Being invited (a join event) grants nothing.
-    assert line.post_raw_events([{
-        "type": "join", "mode": "active", "timestamp": 0, "webhookEventId": uuid.uuid4().hex,
-        "deliveryContext": {"isRedelivery": False}, "replyToken": uuid.uuid4().hex,
-        "source": {"type": "group", "groupId": group},
-    }]) == 200
+    assert (
+        line.post_raw_events(
+            [
+                {
+                    "type": "join",
+                    "mode": "active",
+                    "timestamp": 0,
+                    "webhookEventId": uuid.uuid4().hex,
+                    "deliveryContext": {"isRedelivery": False},
+                    "replyToken": uuid.uuid4().hex,
+                    "source": {"type": "group", "groupId": group},
+                }
+            ]
+        )
+        == 200
+    )
     assert in_group(f"link {link_code(bot, staff_id, 'group')}") == 200
     bot.settle()
     with bot.runtime.db.transaction() as session:
@@ -198,8 +223,9 @@ def test_an_opted_in_reporter_is_told_only_that_there_is_news_and_can_stop_it(
     def staff_update(status: str, note: str) -> None:
         with bot.runtime.db.transaction() as session:
             case = session.scalars(select(Case).where(Case.number == filed.case_number)).one()
-            repo.set_status(session, bot.runtime.keys, case.id, status, bot.runtime.clock(),
-                            public_note=note)
+            repo.set_status(
+                session, bot.runtime.keys, case.id, status, bot.runtime.clock(), public_note=note
+            )
             notifier.reporter_update(session, case, bot.runtime.clock())
         bot.settle()
 
@@ -207,8 +233,15 @@ def test_an_opted_in_reporter_is_told_only_that_there_is_news_and_can_stop_it(
     [push] = reporter.new_messages()
     shown = texts_of([push])
     assert shown, "the reporter hears that there is news"
-    for secret in (filed.case_number, "ก.ก.", "ตรวจสอบข้อเท็จจริง", THAI["description"],
-                   "preliminary", "registration", "ทะเบียน"):
+    for secret in (
+        filed.case_number,
+        "ก.ก.",
+        "ตรวจสอบข้อเท็จจริง",
+        THAI["description"],
+        "preliminary",
+        "registration",
+        "ทะเบียน",
+    ):
         assert secret not in str(push)
 
     reporter.say("หยุดแจ้งเตือน")

@@ -270,4 +270,4 @@ def _template_helpers() -> dict[str, Any]:
     }
 
 
-from bot.console import auth, cases, reports  # noqa: E402, F401 - views register on bp
+from bot.console import auth, cases, delivery, linking, reports  # noqa: E402, F401 - views register on bp

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import abort, redirect, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import handlers
 from bot.console import (
     audit,
     bp,
@@ -23,9 +23,10 @@ from bot.console import (
     texts,
     transaction,
 )
-from bot.outbox import enqueue_push
+from bot.notifications import Notifier
 from handlers import districts, tokens
-from store import media, repo, staff
+from handlers.deadlines import MILESTONES, THRESHOLDS, CaseEventView, open_deadlines
+from store import media, notices, repo, staff
 from store.crypto import CryptoError, IdentityPrivateKey, WrongPassphrase
 from store.models import Attachment, Case, CaseEvent, CaseMessage
 
@@ -35,6 +36,7 @@ MAX_TEXT = 8000
 INTAKE_CHANNELS = tuple(c for c in staff.CHANNELS if c != "line")
 # The order of the process (DOMAIN.md); a case may also be closed from any open step.
 PROCESS = ("received", "preliminary_review", "fact_finding", "under_consideration")
+DUE_SOON_DAYS = max(THRESHOLDS)  # the first LINE warning goes out this many days before
 
 
 def next_statuses(status: str) -> list[str]:
@@ -152,6 +154,44 @@ def _show_value(chosen: str, key: str, value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class OpenDeadline:
+    """One deadline the case is held to now, as the case page shows it."""
+
+    kind: str
+    label: str
+    due: datetime
+    state: str  # "ok", "soon" or "overdue"
+    days: int  # days left, or days overdue
+
+
+def _open_deadlines(events: list[CaseEvent], at: datetime) -> list[OpenDeadline]:
+    """The case's open deadlines (seed 003 §6), soonest first, from its timeline."""
+    views = [
+        CaseEventView(e.at, "milestone", e.kind)
+        if e.kind in MILESTONES
+        else CaseEventView(e.at, e.kind, e.status)
+        for e in events
+    ]
+    chosen = lang()
+    today = at.astimezone(staff.BANGKOK).date()
+    found = []
+    for deadline in sorted(open_deadlines(views), key=lambda d: d.due_at):
+        due = deadline.due_at
+        # Counted in Bangkok calendar days, as staff count them.
+        days = (due.astimezone(staff.BANGKOK).date() - today).days
+        if at > due:
+            state, days = "overdue", max(1, -days)
+        else:
+            state = "soon" if days <= DUE_SOON_DAYS else "ok"
+        found.append(
+            OpenDeadline(
+                deadline.kind, texts.deadline_label(chosen, deadline.kind), due, state, days
+            )
+        )
+    return found
+
+
 def _detail_context(session: Session, case: Case) -> dict[str, Any]:
     keys = runtime().keys
     content = repo.case_content(session, keys, case.id)
@@ -182,6 +222,9 @@ def _detail_context(session: Session, case: Case) -> dict[str, Any]:
         "notes": staff.notes(session, keys, case.id),
         "public_note": repo.public_note(keys, case),
         "deadline": staff.fact_finding_deadline(case, now()),
+        "open_deadlines": _open_deadlines(events, now()),
+        "milestones": MILESTONES,
+        "today": _today(),
         "next_statuses": next_statuses(case.status),
         "outcomes": staff.OUTCOMES,
         "openings": staff.audit_entries(session, case_id=case.id, action="identity.open"),
@@ -235,22 +278,6 @@ def attachment(case_id: int, attachment_id: int) -> Any:
 # --- triage --------------------------------------------------------------------------
 
 
-def _push_update(session: Session, case: Case) -> list[int]:
-    """Tell an opted-in reporter there is news (never the news itself)."""
-    keys = runtime().keys
-    address = repo.notify_address(keys, case)
-    if address is None:
-        return []
-    return enqueue_push(
-        session,
-        keys,
-        to=[address],
-        messages=handlers.update_notice(case.lang),
-        now=now(),
-        purpose="update",
-    )
-
-
 @bp.route("/cases/<int:case_id>/status", methods=["POST"])
 def change_status(case_id: int) -> Any:
     status = request.form.get("status") or ""
@@ -285,8 +312,41 @@ def change_status(case_id: int) -> Any:
             detail=f"{status}{'/' + outcome if outcome and status == 'closed' else ''}"
             f"{'; public note' if note else ''}",
         )
-        ids = _push_update(session, case)
+        ids = Notifier(runtime()).reporter_update(session, case, now())
     runtime().start_dispatcher().submit(ids)
+    return redirect(url_for("console.case_detail", case_id=case_id, _anchor="status"))
+
+
+def _today() -> date:
+    return now().astimezone(staff.BANGKOK).date()
+
+
+@bp.route("/cases/<int:case_id>/milestones", methods=["POST"])
+def record_milestone(case_id: int) -> Any:
+    """Record a step of the process (seed 003 §6) that starts or meets a deadline."""
+    chosen = lang()
+    name = request.form.get("milestone") or ""
+    try:
+        day = date.fromisoformat(request.form.get("date") or "")
+    except ValueError:
+        day = None
+    with transaction() as session:
+        filed_at = _case_or_404(session, case_id).filed_at
+    filed_on = filed_at.astimezone(staff.BANGKOK).date()
+    if name not in MILESTONES:
+        return _detail_with_error(case_id, texts.t(chosen, "milestone.err.unknown"))
+    if day is None:
+        return _detail_with_error(case_id, texts.t(chosen, "milestone.err.date"))
+    if day > _today():
+        return _detail_with_error(case_id, texts.t(chosen, "milestone.err.future"))
+    if day < filed_on:
+        return _detail_with_error(case_id, texts.t(chosen, "milestone.err.before_filing"))
+    # Today's step is recorded at this moment; an earlier one at the start of the working day.
+    at = now() if day == _today() else datetime.combine(day, time(9), tzinfo=staff.BANGKOK)
+    at = max(at, filed_at)  # never before the case itself on its timeline
+    with transaction() as session:
+        notices.record_milestone(session, case_id, name, at.astimezone(UTC), current().actor)
+        audit(session, "case.milestone", case_id=case_id, detail=f"{name} on {day.isoformat()}")
     return redirect(url_for("console.case_detail", case_id=case_id, _anchor="status"))
 
 
@@ -299,7 +359,7 @@ def send_message(case_id: int) -> Any:
         case = _case_or_404(session, case_id)
         repo.add_message(session, runtime().keys, case_id, "staff", body, now())
         audit(session, "case.message", case_id=case_id)
-        ids = _push_update(session, case)
+        ids = Notifier(runtime()).reporter_update(session, case, now())
     runtime().start_dispatcher().submit(ids)
     return redirect(url_for("console.case_detail", case_id=case_id, _anchor="messages"))
 
@@ -363,6 +423,11 @@ def open_identity(case_id: int) -> Any:
         if sealed is None:
             return _detail_with_error(case_id, texts.t(chosen, "identity.none"))
         audit(session, "identity.open", case_id=case_id, detail=f"reason: {reason}")
+        # The other admins hear of every opening at once, on LINE (never the identity).
+        ids = Notifier(runtime()).identity_opened(
+            session, case, current().username, current().id, now()
+        )
+    runtime().start_dispatcher().submit(ids)
     try:
         identity = IdentityPrivateKey.from_encrypted_file(key_file, passphrase).open(sealed)
     except WrongPassphrase:

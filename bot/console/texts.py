@@ -24,6 +24,8 @@ TH: dict[str, str] = {
     "nav.statistics": "สถิติรายเดือน",
     "nav.audit": "บันทึกการตรวจสอบ",
     "nav.users": "ผู้ใช้งาน",
+    "nav.line": "เชื่อมบัญชี LINE",
+    "nav.outbox": "คิวส่งข้อความ",
     "nav.logout": "ออกจากระบบ",
     "role.staff": "เจ้าหน้าที่",
     "role.admin": "ผู้ดูแลระบบ",
@@ -150,6 +152,29 @@ TH: dict[str, str] = {
     "timeline.title": "ลำดับเหตุการณ์",
     "timeline.filed": "รับเรื่อง",
     "timeline.status": "เปลี่ยนสถานะ",
+    "milestone.title": "บันทึกขั้นตอนการดำเนินการ",
+    "milestone.help": "ขั้นตอนที่บันทึกจะเริ่มหรือปิดกำหนดเวลาตามข้อ 6 และการเตือนทาง LINE",
+    "milestone.step": "ขั้นตอน",
+    "milestone.date": "วันที่ (ไม่เกินวันนี้)",
+    "milestone.submit": "บันทึกขั้นตอน",
+    "milestone.err.unknown": "กรุณาเลือกขั้นตอนจากรายการ",
+    "milestone.err.date": "วันที่ไม่ถูกต้อง",
+    "milestone.err.future": "บันทึกขั้นตอนล่วงหน้าไม่ได้ วันที่ต้องไม่เกินวันนี้",
+    "milestone.err.before_filing": "วันที่ต้องไม่ก่อนวันที่รับเรื่อง",
+    "milestone.subcommittee_appointed": "แต่งตั้งคณะอนุกรรมการแสวงหาข้อเท็จจริงแล้ว",
+    "milestone.official_suspended": "มีคำสั่งพักราชการ",
+    "milestone.official_transferred": "มีคำสั่งย้าย",
+    "milestone.order_reported": "รายงานคำสั่งต่อ ศปท.กทม. แล้ว",
+    "milestone.inquiry_started": "เริ่มการสอบสวนทางวินัย",
+    "milestone.inquiry_progress_reported": "รายงานความคืบหน้าการสอบสวนแล้ว",
+    "milestone.inquiry_report_received": "ได้รับรายงานการสอบสวน",
+    "milestone.inquiry_considered": "ผู้บังคับบัญชาพิจารณารายงานการสอบสวนแล้ว",
+    "milestone.result_forwarded": "ส่งผลการพิจารณาต่อแล้ว",
+    "deadlines.title": "กำหนดเวลาที่ยังเปิดอยู่",
+    "deadlines.none": "ไม่มีกำหนดเวลาที่ค้างอยู่",
+    "deadlines.what": "กำหนด",
+    "deadlines.due": "ครบกำหนด",
+    "deadlines.left": "เหลือ",
     "messages.title": "ข้อความกับผู้แจ้ง",
     "messages.help": ("ผู้แจ้งอ่านข้อความเมื่อส่งรหัสติดตามในแชต และตอบกลับได้ โดยเจ้าหน้าที่ไม่รู้ว่าผู้แจ้งเป็นใคร"),
     "messages.from_staff": "เจ้าหน้าที่",
@@ -253,6 +278,45 @@ TH: dict[str, str] = {
     "month.12": "ธันวาคม",
     "short_month": "ม.ค.|ก.พ.|มี.ค.|เม.ย.|พ.ค.|มิ.ย.|ก.ค.|ส.ค.|ก.ย.|ต.ค.|พ.ย.|ธ.ค.",
     "fmt.year": "พ.ศ. {year}",
+    "line.title": "เชื่อมบัญชี LINE ของฉัน",
+    "line.help": (
+        "เมื่อเชื่อมแล้ว บอทกระซิบจะแจ้งเรื่องใหม่ ข้อความจากผู้แจ้ง และกำหนดเวลาที่ใกล้ครบ"
+        " ทาง LINE โดยไม่ส่งเนื้อหาของเรื่อง"
+    ),
+    "line.linked": "เชื่อมกับบัญชี LINE แล้ว (ตั้งแต่ {when})",
+    "line.not_linked": "ยังไม่ได้เชื่อมบัญชี LINE",
+    "line.mode_digest": "รับเป็นสรุปรายวัน",
+    "line.mode_immediate": "รับการแจ้งเตือนทันที",
+    "line.issue": "ขอรหัสเชื่อมบัญชี LINE",
+    "line.issue_again": "ขอรหัสใหม่เพื่อเชื่อมบัญชี LINE อื่นแทน",
+    "line.code_label": "รหัสเชื่อมบัญชี (ใช้ได้ครั้งเดียว)",
+    "line.code_how": "ส่งข้อความ link {code} ถึงบอทกระซิบใน LINE ภายใน {minutes} นาที",
+    "line.code_once": "รหัสนี้แสดงครั้งเดียว ระบบไม่เก็บรหัสไว้ อย่าส่งต่อให้ผู้อื่น",
+    "line.group_title": "กลุ่ม LINE สำหรับการแจ้งเตือน (ผู้ดูแลระบบ)",
+    "line.group_help": "กลุ่มที่ลงทะเบียนแล้วจะได้รับการแจ้งเตือนเดียวกับเจ้าหน้าที่",
+    "line.group_issue": "ขอรหัสลงทะเบียนกลุ่ม",
+    "line.group_code_how": ("เชิญบอทกระซิบเข้ากลุ่ม แล้วส่งข้อความ link {code} ในกลุ่มภายใน {minutes} นาที"),
+    "outbox.title": "คิวส่งข้อความ LINE",
+    "outbox.help": ("สถานะการส่งข้อความ ไม่แสดงผู้รับหรือเนื้อหา ข้อความที่ส่งไม่สำเร็จ (dead) ส่งใหม่ได้"),
+    "outbox.counts": "จำนวนตามสถานะ",
+    "outbox.state": "สถานะ",
+    "outbox.state.pending": "รอส่ง",
+    "outbox.state.sending": "กำลังส่ง",
+    "outbox.state.sent": "ส่งแล้ว",
+    "outbox.state.dead": "ส่งไม่สำเร็จ (dead)",
+    "outbox.count": "จำนวน",
+    "outbox.latest": "รายการล่าสุด",
+    "outbox.kind": "ชนิด",
+    "outbox.purpose": "วัตถุประสงค์",
+    "outbox.attempts": "ครั้งที่พยายาม",
+    "outbox.created": "สร้างเมื่อ",
+    "outbox.error": "ข้อผิดพลาดล่าสุด",
+    "outbox.action": "ดำเนินการ",
+    "outbox.retry": "ส่งใหม่",
+    "outbox.retry_label": "ส่งข้อความ {id} ใหม่",
+    "outbox.retried": "นำข้อความ {id} กลับเข้าคิวแล้ว",
+    "outbox.not_dead": "ข้อความนี้ไม่ได้อยู่ในสถานะส่งไม่สำเร็จ",
+    "outbox.empty": "ไม่มีข้อความในคิว",
 }
 
 EN: dict[str, str] = {
@@ -265,6 +329,8 @@ EN: dict[str, str] = {
     "nav.statistics": "Monthly statistics",
     "nav.audit": "Audit log",
     "nav.users": "Users",
+    "nav.line": "Link my LINE",
+    "nav.outbox": "Outbox",
     "nav.logout": "Log out",
     "role.staff": "staff",
     "role.admin": "admin",
@@ -401,6 +467,31 @@ EN: dict[str, str] = {
     "timeline.title": "Timeline",
     "timeline.filed": "received",
     "timeline.status": "status changed",
+    "milestone.title": "Record a step of the process",
+    "milestone.help": "Recorded steps start or meet the §6 deadlines and their LINE warnings.",
+    "milestone.step": "Step",
+    "milestone.date": "Date (today or earlier)",
+    "milestone.submit": "Record step",
+    "milestone.err.unknown": "Choose a step from the list.",
+    "milestone.err.date": "The date is not valid.",
+    "milestone.err.future": (
+        "A step cannot be recorded ahead of time: the date may not be after today."
+    ),
+    "milestone.err.before_filing": "The date may not be before the case was received.",
+    "milestone.subcommittee_appointed": "Fact-finding subcommittee appointed",
+    "milestone.official_suspended": "Official suspended (order)",
+    "milestone.official_transferred": "Official transferred (order)",
+    "milestone.order_reported": "Order reported to the Operation Center",
+    "milestone.inquiry_started": "Disciplinary inquiry started",
+    "milestone.inquiry_progress_reported": "Inquiry progress reported",
+    "milestone.inquiry_report_received": "Inquiry report received",
+    "milestone.inquiry_considered": "Superior considered the inquiry report",
+    "milestone.result_forwarded": "Result forwarded onwards",
+    "deadlines.title": "Open deadlines",
+    "deadlines.none": "No open deadlines.",
+    "deadlines.what": "Deadline",
+    "deadlines.due": "Due",
+    "deadlines.left": "Left",
     "messages.title": "Messages with the reporter",
     "messages.help": (
         "The reporter reads these by sending the token in the chat, and can "
@@ -516,6 +607,50 @@ EN: dict[str, str] = {
     "month.12": "December",
     "short_month": "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec",
     "fmt.year": "{year}",
+    "line.title": "Link my LINE account",
+    "line.help": (
+        "Once linked, the Krasip bot tells you on LINE about new cases, reporters' messages "
+        "and deadlines coming due, never the content of a case."
+    ),
+    "line.linked": "Your LINE account is linked (since {when}).",
+    "line.not_linked": "No LINE account is linked yet.",
+    "line.mode_digest": "as a daily digest",
+    "line.mode_immediate": "at once",
+    "line.issue": "Get a LINE link code",
+    "line.issue_again": "Get a new code to link another LINE account instead",
+    "line.code_label": "Link code (works once)",
+    "line.code_how": "Send link {code} to the Krasip bot in LINE within {minutes} minutes.",
+    "line.code_once": "This code is shown only once and is not stored. Do not pass it on.",
+    "line.group_title": "LINE group for notifications (admins)",
+    "line.group_help": "A registered group receives the same notifications as staff.",
+    "line.group_issue": "Get a group registration code",
+    "line.group_code_how": (
+        "Invite the Krasip bot to the group, then send link {code} in the group "
+        "within {minutes} minutes."
+    ),
+    "outbox.title": "LINE outbox",
+    "outbox.help": (
+        "Delivery state only: never the destination or the content. Dead letters can be retried."
+    ),
+    "outbox.counts": "By state",
+    "outbox.state": "State",
+    "outbox.state.pending": "pending",
+    "outbox.state.sending": "sending",
+    "outbox.state.sent": "sent",
+    "outbox.state.dead": "dead letter",
+    "outbox.count": "Count",
+    "outbox.latest": "Latest messages",
+    "outbox.kind": "Kind",
+    "outbox.purpose": "Purpose",
+    "outbox.attempts": "Attempts",
+    "outbox.created": "Created",
+    "outbox.error": "Last error",
+    "outbox.action": "Action",
+    "outbox.retry": "Retry",
+    "outbox.retry_label": "Retry message {id}",
+    "outbox.retried": "Message {id} is back in the queue.",
+    "outbox.not_dead": "This message is not a dead letter.",
+    "outbox.empty": "The outbox is empty.",
 }
 
 CATALOGUES = {"th": TH, "en": EN}
@@ -545,6 +680,14 @@ def label(lang: str, kind: str, key: str | None) -> str:
         return reporter_texts.t(lang, catalogue_key)
     except KeyError:
         return key
+
+
+def deadline_label(lang: str, kind: str) -> str:
+    """A deadline of seed 003 §6, in the words the LINE warnings use."""
+    try:
+        return reporter_texts.t(lang, f"deadline.{kind}")
+    except KeyError:
+        return kind
 
 
 def field_label(lang: str, key: str) -> str:
