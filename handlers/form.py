@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from handlers.model import State
+from store.domain import CATEGORIES
 
 StepKind = Literal[
     "choice",  # one of ``choices`` (quick replies); free text too if ``free_text``
@@ -65,17 +66,6 @@ class Step:
 
 # --- categories (DOMAIN.md) ----------------------------------------------------------
 
-CATEGORIES: tuple[str, ...] = (
-    "procurement",
-    "public_works",
-    "city_law",
-    "environment",
-    "registration",
-    "money",
-    "assets",
-    "personnel",
-    "other",
-)
 RELATIONS: tuple[str, ...] = ("victim", "witness", "insider", "other")
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from store.domain import CASE_OUTCOMES, CASE_STATUSES  # noqa: F401 - part of this contract
+
 Message = dict[str, Any]
 """One LINE message object, e.g. ``{"type": "text", "text": "...", "quickReply": {...}}``."""
 
@@ -77,17 +79,6 @@ class CaseStatus:
     updated_at: datetime
     public_note: str | None
     unread_staff_messages: tuple[StaffMessage, ...] = ()
-
-
-CASE_STATUSES = ("received", "preliminary_review", "fact_finding", "under_consideration", "closed")
-CASE_OUTCOMES = (
-    "completed",
-    "forwarded_agency",
-    "forwarded_working_group",
-    "referred_nacc",
-    "referred_pacc",
-    "no_grounds",
-)
 
 
 class LookupOutcome:

@@ -19,41 +19,17 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from store import domain
 from store.crypto import Keyring
 from store.models import AuditEntry, Case, CaseNote, LoginAttempt, StaffUser
 
 ROLES = ("staff", "admin", "custodian")
 ROLES_NEEDING_TOTP = ("admin", "custodian")
-CHANNELS = (
-    "line",
-    "hotline_1555",
-    "letter",
-    "email",
-    "walk_in",
-    "website",
-    "traffy_fondue",
-    "executives",
-)
-CATEGORIES = (
-    "procurement",
-    "public_works",
-    "city_law",
-    "environment",
-    "registration",
-    "money",
-    "assets",
-    "personnel",
-    "other",
-)
-STATUSES = ("received", "preliminary_review", "fact_finding", "under_consideration", "closed")
-OUTCOMES = (
-    "completed",
-    "forwarded_agency",
-    "forwarded_working_group",
-    "referred_nacc",
-    "referred_pacc",
-    "no_grounds",
-)
+# Kept under the names the console uses.
+CHANNELS = domain.CHANNELS
+CATEGORIES = domain.CATEGORIES
+STATUSES = domain.CASE_STATUSES
+OUTCOMES = domain.CASE_OUTCOMES
 # Seed 003 §6: a secret fact-finding subcommittee within 30 days of the complaint.
 FACT_FINDING_DEADLINE = timedelta(days=30)
 DUE_SOON = timedelta(days=7)
