@@ -32,6 +32,7 @@ from linebot.v3.webhooks import (
 from sqlalchemy.orm import Session
 
 import handlers
+from bot.logs import log_failure
 from bot.notifications import Notifier
 from bot.outbox import enqueue_replies
 from bot.runtime import Runtime
@@ -135,10 +136,10 @@ class EventProcessor:
             try:
                 with session.begin_nested():
                     return self._dispatch(session, event, now)
-            except Exception:
+            except Exception as exc:  # noqa: BLE001 - any bug: answer, keep the draft
                 # The reporter's draft is left as it was (rolled back to the savepoint);
                 # they are told to try again. Log the failure's kind, never its content.
-                log.exception("event %s could not be handled", event_id)
+                log_failure(log, f"event {event_id} could not be handled", exc)
                 return self._failure_notice(session, event, now)
 
     def _dispatch(self, session: Session, event: Event, now: datetime) -> list[int]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.line import LineGateway, SendOutcome
+from bot.logs import log_failure
 from store import outbox
 from store.crypto import Keyring
 from store.db import Database
@@ -184,8 +185,8 @@ class Dispatcher:
     def _run(self, ids: list[int]) -> None:
         try:
             self.sender.deliver(ids=ids)
-        except Exception:  # the worker will retry; log the kind of failure only
-            log.exception("sending right after commit failed; the worker will retry")
+        except Exception as exc:  # noqa: BLE001 - the worker will retry
+            log_failure(log, "sending right after commit failed; the worker will retry", exc)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)

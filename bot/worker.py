@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.conversation import draft_key
 from bot.line import ContentUnavailable
+from bot.logs import log_failure
 from bot.notifications import Notifier
 from bot.runtime import Runtime
 from store import media, notices, outbox, repo, staff
@@ -59,8 +60,8 @@ class Worker:
         while not stop.is_set():
             try:
                 done = self.run_once()
-            except Exception:  # keep the worker alive; the failure's kind is logged
-                log.exception("worker pass failed")
+            except Exception as exc:  # noqa: BLE001 - keep the worker alive
+                log_failure(log, "worker pass failed", exc)
                 done = {}
             if not any(done.values()):
                 stop.wait(self.rt.settings.worker_poll_seconds)

@@ -237,3 +237,33 @@ def test_follow_greets_and_explains_anonymity(chat: Chat) -> None:
     greeting = texts_of(chat.follow())
     assert "ไม่ระบุตัวตน" in greeting or "anonym" in greeting.lower()
     assert chat.quick_replies(), "the greeting offers ways to start"
+
+
+def test_a_failure_inside_the_bot_keeps_the_draft_and_says_try_again(
+    bot: Bot, chat: Chat, monkeypatch: Any, caplog: Any
+) -> None:
+    import handlers as conversation
+
+    from tests.conftest import texts_of
+
+    chat.say("ร้องเรียน")
+    chat.choose("v=th")
+    with bot.runtime.db.transaction() as session:
+        before = session.scalar(select(Conversation.state_ct))
+    real_handle = conversation.handle
+    typed = "ข้อความลับของผู้แจ้ง"
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError(typed)  # as a validation error quoting its input would
+
+    monkeypatch.setattr(conversation, "handle", broken)
+    answer = texts_of(chat.say(typed))
+    assert answer, "the reporter is told something went wrong"
+    assert typed not in caplog.text
+    assert "ValueError" in caplog.text
+    with bot.runtime.db.transaction() as session:
+        assert session.scalar(select(Conversation.state_ct)) == before
+
+    monkeypatch.setattr(conversation, "handle", real_handle)
+    resumed = texts_of(chat._after(chat.user.tap("s=intro&v=ok")))
+    assert "ไม่ระบุตัวตน" in resumed, "the form goes on from where it was"
