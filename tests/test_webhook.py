@@ -243,7 +243,6 @@ def test_a_failure_inside_the_bot_keeps_the_draft_and_says_try_again(
     bot: Bot, chat: Chat, monkeypatch: Any, caplog: Any
 ) -> None:
     import handlers as conversation
-
     from tests.conftest import texts_of
 
     chat.say("ร้องเรียน")
