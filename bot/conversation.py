@@ -56,6 +56,7 @@ from handlers.model import (
 )
 from store import media, notices, repo
 from store.models import Case, StaffUser
+from store.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class EventProcessor:
         messages: list[dict[str, Any]],
         now: datetime,
         purpose: str = "reply",
-    ) -> list[int]:
+    ) -> list[Delivery]:
         return enqueue_replies(
             session,
             self.rt.keys,
@@ -124,9 +125,10 @@ class EventProcessor:
             messages=messages,
             now=now,
             purpose=purpose,
+            claim=self.rt.settings.send_after_commit,
         )
 
-    def process(self, event: Event) -> list[int]:
+    def process(self, event: Event) -> list[Delivery]:
         """Handle one event in one transaction; returns the outbox rows to send after commit."""
         now = self.rt.clock()
         event_id = getattr(event, "webhook_event_id", None)
@@ -142,7 +144,7 @@ class EventProcessor:
                 log_failure(log, f"event {event_id} could not be handled", exc)
                 return self._failure_notice(session, event, now)
 
-    def _dispatch(self, session: Session, event: Event, now: datetime) -> list[int]:
+    def _dispatch(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
         source = getattr(event, "source", None)
         reply_token = getattr(event, "reply_token", None)
         if not isinstance(source, UserSource) or not source.user_id:
@@ -176,7 +178,7 @@ class EventProcessor:
         purpose = "receipt" if any(isinstance(e, SubmitReport) for e in result.effects) else "reply"
         return self._answer(session, user_id, reply_token, replies, now, purpose)
 
-    def _group_event(self, session: Session, event: Event, now: datetime) -> list[int]:
+    def _group_event(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
         """Groups and rooms: never take a report there; say so when addressed. An admin's
         group code registers the group for staff notifications (joining alone grants nothing)."""
         reply_token = getattr(event, "reply_token", None)
@@ -205,7 +207,7 @@ class EventProcessor:
             return []
         return self._answer(session, chat_id, reply_token, handlers.group_notice("th"), now)
 
-    def _failure_notice(self, session: Session, event: Event, now: datetime) -> list[int]:
+    def _failure_notice(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
         source = getattr(event, "source", None)
         user_id = getattr(source, "user_id", None)
         reply_token = getattr(event, "reply_token", None)

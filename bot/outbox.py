@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGES_PER_REQUEST = 5  # LINE's limit for reply and push
 MAX_MULTICAST_RECIPIENTS = 500
+CLAIM_LEASE = timedelta(seconds=60)
 
 
 def enqueue_replies(
@@ -33,13 +34,16 @@ def enqueue_replies(
     messages: list[dict[str, Any]],
     now: datetime,
     purpose: str = "reply",
-) -> list[int]:
-    """Queue an answer to one event: the first five messages as a reply, the rest as pushes."""
-    ids = []
+    claim: bool = False,
+) -> list[outbox.Delivery]:
+    """Queue an answer to one event: the first five messages as a reply, the rest as pushes.
+
+    ``claim`` takes the rows for this process to send right after commit."""
+    deliveries = []
     for start in range(0, len(messages), MAX_MESSAGES_PER_REQUEST):
         chunk = messages[start : start + MAX_MESSAGES_PER_REQUEST]
         use_reply = start == 0 and reply_token is not None
-        ids.append(
+        deliveries.append(
             outbox.enqueue(
                 session,
                 keys,
@@ -50,9 +54,10 @@ def enqueue_replies(
                 purpose=purpose,
                 reply_token=reply_token if use_reply else None,
                 reply_ttl=settings.reply_ttl,
+                claim_lease=CLAIM_LEASE if claim else None,
             )
         )
-    return ids
+    return deliveries
 
 
 def enqueue_push(
@@ -72,7 +77,7 @@ def enqueue_push(
             ids.append(
                 outbox.enqueue(
                     session, keys, kind="push", to=to, messages=chunk, now=now, purpose=purpose
-                )
+                ).id
             )
             continue
         for first in range(0, len(to), MAX_MULTICAST_RECIPIENTS):
@@ -85,7 +90,7 @@ def enqueue_push(
                     messages=chunk,
                     now=now,
                     purpose=purpose,
-                )
+                ).id
             )
     return ids
 
@@ -114,10 +119,11 @@ class Sender:
         with self.db.transaction() as session:
             deliveries = outbox.claim(session, self.keys, self.clock(), ids=ids, limit=limit)
         for delivery in deliveries:
-            self._send(delivery)
+            self.send(delivery)
         return len(deliveries)
 
-    def _send(self, delivery: outbox.Delivery) -> None:
+    def send(self, delivery: outbox.Delivery) -> None:
+        """Send one claimed delivery and record the outcome."""
         outcome = self._attempt(delivery)
         now = self.clock()
         with self.db.transaction() as session:
@@ -179,8 +185,20 @@ class Dispatcher:
         )
 
     def submit(self, ids: list[int]) -> None:
+        """Claim these committed rows and send them."""
         if ids:
             self._pool.submit(self._run, ids)
+
+    def submit_claimed(self, deliveries: list[outbox.Delivery]) -> None:
+        """Send rows this process claimed in the transaction that wrote them."""
+        for delivery in deliveries:
+            self._pool.submit(self._run_claimed, delivery)
+
+    def _run_claimed(self, delivery: outbox.Delivery) -> None:
+        try:
+            self.sender.send(delivery)
+        except Exception as exc:  # noqa: BLE001 - the lease runs out; the worker sends it
+            log_failure(log, "sending right after commit failed; the worker will retry", exc)
 
     def _run(self, ids: list[int]) -> None:
         try:

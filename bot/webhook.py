@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.conversation import EventProcessor
 from bot.runtime import Runtime
+from store.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def callback() -> Response:
         log.warning("webhook refused: malformed body")
         return _plain("malformed body", 400)
     processor = EventProcessor(runtime)
-    to_send: list[int] = []
+    to_send: list[Delivery] = []
     try:
         for event in payload.events or []:
             to_send.extend(processor.process(event))
@@ -54,7 +55,7 @@ def callback() -> Response:
     finally:
         # Whatever committed goes out now, in the background: LINE never waits on LINE.
         if to_send and runtime.settings.send_after_commit:
-            runtime.start_dispatcher().submit(to_send)
+            runtime.start_dispatcher().submit_claimed(to_send)
     return _plain("OK", 200)
 
 

@@ -165,15 +165,19 @@ def staff_for_line(
     session: Session, keys: Keyring, line_user_id: str
 ) -> tuple[StaffUser, StaffLineLink] | None:
     """The active staff member linked to this LINE account, if any."""
-    row = session.execute(
-        select(StaffUser, StaffLineLink)
-        .join(StaffLineLink, StaffLineLink.staff_id == StaffUser.id)
-        .where(
-            StaffLineLink.line_key == keys.pepper.digest("staff-line", line_user_id),
-            StaffUser.active.is_(True),
+    # Every reporter event asks this, so the common answer (no) costs one index probe.
+    staff_id = session.scalar(
+        select(StaffLineLink.staff_id).where(
+            StaffLineLink.line_key == keys.pepper.digest("staff-line", line_user_id)
         )
-    ).first()
-    return (row[0], row[1]) if row else None
+    )
+    if staff_id is None:
+        return None
+    staff = session.get(StaffUser, staff_id)
+    link = session.get(StaffLineLink, staff_id)
+    if staff is None or link is None or not staff.active:
+        return None
+    return staff, link
 
 
 def line_link(session: Session, staff_id: int) -> StaffLineLink | None:

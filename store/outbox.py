@@ -50,8 +50,14 @@ def enqueue(
     purpose: str = "reply",
     reply_token: str | None = None,
     reply_ttl: timedelta = timedelta(seconds=50),
-) -> int:
-    """Add a message to the outbox in the caller's transaction; returns the row id."""
+    claim_lease: timedelta | None = None,
+) -> Delivery:
+    """Add a message to the outbox in the caller's transaction.
+
+    With ``claim_lease`` the row is claimed at once for the caller, who will send it right
+    after commit from the returned :class:`Delivery` (no second read, no decryption); if
+    that process dies, the lease runs out and a worker sends it instead.
+    """
     if kind not in ("reply", "push", "multicast"):
         raise ValueError(f"unknown outbox kind {kind!r}")
     if kind == "reply" and not reply_token:
@@ -64,14 +70,25 @@ def enqueue(
         to_ct=keys.data.encrypt_json(to, OUTBOX_TO),
         payload_ct=keys.data.encrypt_json(messages, OUTBOX_PAYLOAD),
         retry_key=str(uuid.uuid4()),
-        state="pending",
-        attempts=0,
+        state="sending" if claim_lease else "pending",
+        attempts=1 if claim_lease else 0,
+        locked_until=now + claim_lease if claim_lease else None,
         next_attempt_at=now,
         created_at=now,
     )
     session.add(row)
     session.flush()
-    return row.id
+    return Delivery(
+        id=row.id,
+        kind=kind,
+        purpose=purpose,
+        reply_token=reply_token,
+        reply_expires_at=row.reply_expires_at,
+        to=list(to),
+        messages=list(messages),
+        retry_key=row.retry_key,
+        attempts=row.attempts,
+    )
 
 
 def claim(

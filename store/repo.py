@@ -76,18 +76,24 @@ def prune_events(session: Session, before: datetime) -> int:
 def lock_conversation(
     session: Session, keys: Keyring, reporter_key: str, now: datetime
 ) -> dict[str, Any] | None:
-    """Lock the reporter's conversation row for this transaction and return its state."""
-    session.execute(
-        _insert(session)(Conversation)
-        .values(reporter_key=reporter_key, state_ct=None, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["reporter_key"])
+    """Lock the reporter's conversation row for this transaction and return its state.
+
+    One upsert both creates a missing row and takes the row lock (PostgreSQL locks a row
+    it updates; SQLite's writer lock is already held), so two workers never interleave
+    one reporter's steps.
+    """
+    insert = _insert(session)(Conversation).values(
+        reporter_key=reporter_key, state_ct=None, updated_at=now
     )
-    row = session.execute(
-        select(Conversation).where(Conversation.reporter_key == reporter_key).with_for_update()
+    state_ct = session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["reporter_key"],
+            set_={"reporter_key": insert.excluded.reporter_key},
+        ).returning(Conversation.state_ct)
     ).scalar_one()
-    if row.state_ct is None:
+    if state_ct is None:
         return None
-    state = keys.data.decrypt_json(row.state_ct, CONVERSATION)
+    state = keys.data.decrypt_json(state_ct, CONVERSATION)
     return state if isinstance(state, dict) else None
 
 

@@ -244,7 +244,7 @@ def _dead_letter(bot, to: str) -> int:
             messages=[{"type": "text", "text": "secret content of a push"}],
             now=bot.runtime.clock(),
             purpose="staff.new_case",
-        )
+        ).id
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id)
