@@ -1,0 +1,630 @@
+"""`python -m bench`: Krasip against a bare line-bot-sdk echo bot, under identical conditions.
+
+For every LINE latency asked for, it starts a fresh emulator (its own process), then
+(1) Krasip under gunicorn plus one `krasip worker`, and (2) the echo bot under the same
+gunicorn settings, and drives both with the same simulated reporters (see bench.load).
+With ``--cases N`` it first seeds N synthetic cases and times token lookups against them.
+Figures are printed as a table and as JSON (``--json`` writes them to a file too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psutil
+import requests
+
+from bench.load import LoadResult, run_load
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNEL_SECRET = "bench-channel-secret-0123456789abcdef"  # noqa: S105 - emulator only
+ACCESS_TOKEN = "bench-access-token"  # noqa: S105 - emulator only
+BENCH_DB = "krasip_bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return round(ordered[index], 2)
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+
+class Fleet:
+    """Every process the benchmark starts; stopped (process groups) whatever happens."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.procs: list[Proc] = []
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> Proc:
+        log = self.folder / f"{name}.log"
+        with log.open("ab") as out:
+            popen = subprocess.Popen(
+                command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=ROOT,
+            )  # fmt: skip
+        proc = Proc(name, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.popen.poll() is None:
+                os.killpg(proc.popen.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.procs = []
+
+
+def wait_http(url: str, fleet: Fleet, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in fleet.procs:
+            if proc.popen.poll() is not None:
+                tail = proc.log.read_text(errors="replace")[-2000:]
+                raise SystemExit(f"{proc.name} exited early:\n{tail}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer in {timeout}s")
+
+
+class Monitor(threading.Thread):
+    """Samples RSS of every process (gunicorn: master and each worker) twice a second."""
+
+    def __init__(self, roots: dict[str, int], extra: dict[str, list[psutil.Process]]) -> None:
+        super().__init__(daemon=True)
+        self.roots = roots
+        self.extra = extra
+        self.peak_rss: dict[str, int] = {}
+        self.cpu_start: dict[str, float] = {}
+        self.cpu_end: dict[str, float] = {}
+        self.stopped = threading.Event()
+        self.known: dict[str, psutil.Process] = {}
+
+    def _processes(self) -> dict[str, psutil.Process]:
+        found = {}
+        for name, pid in self.roots.items():
+            try:
+                root = psutil.Process(pid)
+                found[name] = root
+                for n, child in enumerate(sorted(root.children(), key=lambda p: p.pid)):
+                    found[f"{name}.worker{n + 1}"] = child
+            except psutil.NoSuchProcess:
+                continue
+        for name, group in self.extra.items():
+            for n, proc in enumerate(group):
+                found[f"{name}.{n}"] = proc
+        return found
+
+    def _cpu(self) -> dict[str, float]:
+        times = {}
+        for name, proc in self._processes().items():
+            try:
+                cpu = proc.cpu_times()
+                times[name] = cpu.user + cpu.system
+            except psutil.NoSuchProcess:
+                continue
+        return times
+
+    def begin(self) -> None:
+        self.cpu_start = self._cpu()
+        self.start()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            for name, proc in self._processes().items():
+                try:
+                    rss = proc.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+                self.peak_rss[name] = max(self.peak_rss.get(name, 0), rss)
+            self.stopped.wait(0.5)
+
+    def end(self) -> None:
+        self.cpu_end = self._cpu()
+        self.stopped.set()
+        self.join()
+
+    def figures(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for name in sorted(self.cpu_end):
+            out[name] = {
+                "cpu_s": round(self.cpu_end[name] - self.cpu_start.get(name, 0.0), 2),
+                "peak_rss_mb": round(self.peak_rss.get(name, 0) / 2**20, 1),
+            }
+        return out
+
+
+def postgres_processes() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name"]):
+        if (proc.info.get("name") or "").startswith("postgres"):
+            found.append(proc)
+    return found
+
+
+# --- databases -------------------------------------------------------------------------
+
+
+def prepare_database(spec: str, folder: Path) -> str:
+    """SQLite in the run's folder, or a fresh `krasip_bench` database on the given server."""
+    if spec == "sqlite":
+        return f"sqlite:///{folder / 'krasip.sqlite3'}"
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(spec, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {BENCH_DB}"))
+    admin.dispose()
+    parts = urlsplit(spec)
+    return urlunsplit(parts._replace(path="/" + BENCH_DB))
+
+
+def drop_database(spec: str) -> None:
+    if spec == "sqlite":
+        return
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(spec, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+    admin.dispose()
+
+
+# --- one run ---------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    workers: int
+    threads: int
+    reporters: int
+    duration: float
+    warmup: float
+    sender_threads: int
+    folder: Path
+    database_url: str
+    keys: Any
+    postgres: bool
+    lookups: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def measure(target: str, latency_ms: int, opts: Options) -> dict[str, Any]:
+    """Start a fresh emulator and ``target`` ("krasip" or "echo"), drive it, measure."""
+    fleet = Fleet(opts.folder)
+    line_port, bot_port = free_port(), free_port()
+    line_url = f"http://127.0.0.1:{line_port}"
+    bot_url = f"http://127.0.0.1:{bot_port}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "KRASIP_ENV": "development",
+        "KRASIP_INSTANCE": str(opts.folder / "instance"),
+        "DATABASE_URL": opts.database_url,
+        "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
+        "LINE_API_BASE_URL": line_url,
+        "LINE_DATA_API_BASE_URL": line_url,
+        "KRASIP_IDENTITY_PUBLIC_KEY": opts.keys.identity_public,
+        "KRASIP_DATA_KEYS": opts.keys.data_keys,
+        "KRASIP_LOOKUP_PEPPER": opts.keys.pepper,
+        "KRASIP_SENDER_THREADS": str(opts.sender_threads),
+        **opts.extra_env,
+    }
+    gunicorn = [
+        sys.executable, "-m", "gunicorn",
+        "bot:create_app()" if target == "krasip" else "bench.echo_bot:app",
+        "--workers", str(opts.workers), "--threads", str(opts.threads),
+        "--bind", f"127.0.0.1:{bot_port}", "--backlog", "2048", "--log-level", "warning",
+    ]  # fmt: skip
+    try:
+        line = fleet.start(
+            f"line-{target}-{latency_ms}",
+            [sys.executable, "-m", "bench.line_platform", "--port", str(line_port),
+             "--channel-secret", CHANNEL_SECRET, "--access-token", ACCESS_TOKEN],
+            env,
+        )  # fmt: skip
+        wait_http(line_url + "/_emulator/config", fleet)
+        requests.post(line_url + "/_emulator/config", json={"latency_ms": latency_ms}, timeout=5)
+        web = fleet.start(f"{target}-web-{latency_ms}", gunicorn, env)
+        roots = {"emulator": line.popen.pid, "web": web.popen.pid}
+        if target == "krasip":
+            worker = fleet.start(
+                f"krasip-worker-{latency_ms}",
+                [sys.executable, "-c", "from bot.cli import main; main()", "worker"],
+                env,
+            )
+            roots["worker"] = worker.popen.pid
+        wait_http(bot_url + "/healthz", fleet)
+        extra = {"postgres": postgres_processes()} if opts.postgres else {}
+        extra["loadgen"] = [psutil.Process()]
+        monitor = Monitor(roots, extra)
+        monitor.begin()
+        result = run_load(
+            bot_url=bot_url + "/callback",
+            line_url=line_url,
+            channel_secret=CHANNEL_SECRET,
+            reporters=opts.reporters,
+            duration=opts.duration + opts.warmup,
+            lookups=opts.lookups and target == "krasip",
+        )
+        monitor.end()
+        deliveries = requests.get(line_url + "/_bench/deliveries", timeout=60).json()["deliveries"]
+        return summarise(target, latency_ms, result, deliveries, monitor, opts)
+    finally:
+        fleet.stop()
+
+
+def summarise(
+    target: str,
+    latency_ms: int,
+    result: LoadResult,
+    deliveries: list[dict[str, Any]],
+    monitor: Monitor,
+    opts: Options,
+) -> dict[str, Any]:
+    begin = result.started + opts.warmup
+    end = result.started + opts.warmup + opts.duration
+    window = [s for s in result.samples if begin <= s.sent < end]
+    answered = {d["token"]: d for d in deliveries if d["token"] and d["status"] == 200}
+    webhook = [s.webhook_ms for s in window if s.status == 200]
+    to_reply = [
+        (answered[s.reply_token]["answered"] - s.sent) * 1000
+        for s in window
+        if s.reply_token in answered
+    ]
+    lookup = [s.webhook_ms for s in window if s.kind == "lookup" and s.status == 200]
+    processes = monitor.figures()
+    web_workers = [v for k, v in processes.items() if k.startswith("web.worker")]
+    return {
+        "target": target,
+        "latency_ms": latency_ms,
+        "events": len(webhook),
+        "events_per_s": round(len(webhook) / opts.duration, 1),
+        "conversations_per_s": round(
+            sum(1 for s in window if s.kind == "receipt" and s.status == 200) / opts.duration, 2
+        ),
+        "webhook_ms": {"p50": percentile(webhook, 50), "p99": percentile(webhook, 99)},
+        "event_to_reply_ms": {"p50": percentile(to_reply, 50), "p99": percentile(to_reply, 99)},
+        "lookup_webhook_ms": {"p50": percentile(lookup, 50), "p99": percentile(lookup, 99)},
+        "replies_missing": sum(1 for s in window if s.status == 200 and not s.replied),
+        "pushes": sum(1 for d in deliveries if d["path"].endswith("/push")),
+        "errors": len(result.errors),
+        "error_kinds": sorted(set(result.errors))[:5],
+        "peak_rss_mb_per_web_worker": max((w["peak_rss_mb"] for w in web_workers), default=None),
+        "processes": processes,
+    }
+
+
+# --- lookups against a large register ---------------------------------------------------
+
+
+def time_lookups(database_url: str, keys: Any, sample_tokens: list[str]) -> dict[str, Any]:
+    """Token lookup as the bot does it (find by token, then the status read), in-process."""
+    from store import repo
+    from store.db import Database
+
+    keyring = keys.keyring()
+    database = Database(database_url)
+    timings = []
+    try:
+        for token in sample_tokens:
+            started = time.perf_counter()
+            with database.transaction() as session:
+                case = repo.find_case_by_token(session, keyring, token)
+                assert case is not None
+                repo.unread_staff_messages(session, keyring, case.id)
+                repo.public_note(keyring, case)
+            timings.append((time.perf_counter() - started) * 1000)
+        console = time_console_first_page(database, keys)
+    finally:
+        database.dispose()
+    return {
+        "lookups": len(timings),
+        "token_lookup_ms": {"p50": percentile(timings, 50), "p99": percentile(timings, 99)},
+        "console_first_page_ms": console,
+    }
+
+
+def time_console_first_page(database: Any, keys: Any) -> dict[str, Any] | str:
+    """The console's case list, first page: the query alone, and the whole page as a
+    signed-in staff member gets it (Flask app in-process, no network)."""
+    try:
+        from bot.console import bp  # noqa: F401 - only asks whether the console exists
+        from store import staff
+    except ImportError:
+        return "not measured: the console's case list does not exist"
+    query = []
+    for _ in range(50):
+        started = time.perf_counter()
+        with database.transaction() as session:
+            staff.list_cases(session, staff.CaseFilter(), now=datetime.now(UTC))
+        query.append((time.perf_counter() - started) * 1000)
+    figures: dict[str, Any] = {
+        "query_p50": percentile(query, 50),
+        "query_p99": percentile(query, 99),
+    }
+    figures.update(time_console_page(database.url, keys))
+    return figures
+
+
+def time_console_page(database_url: str, keys: Any) -> dict[str, Any]:
+    import secrets as random_secrets
+
+    from bot import create_app
+    from bot.config import load_settings
+    from store import staff
+
+    settings = load_settings(
+        environ={**os.environ, "KRASIP_ENV": "development", "DATABASE_URL": database_url},
+        overrides={"keys": keys, "send_after_commit": False},
+    )
+    app = create_app(settings)
+    runtime = app.extensions["krasip"]
+    now = datetime.now(UTC)
+    with runtime.db.transaction() as session:
+        user = staff.create_user(
+            session, username="bench." + random_secrets.token_hex(4), display_name="Bench",
+            role="staff", password=random_secrets.token_urlsafe(16), now=now,
+        )  # fmt: skip
+        user_id = user.id
+    client = app.test_client()
+    timings = []
+    try:
+        for _ in range(30):
+            with client.session_transaction() as cookie:
+                stamp = datetime.now(UTC).timestamp()
+                cookie.update({"uid": user_id, "auth_at": stamp, "seen_at": stamp})
+            started = time.perf_counter()
+            resp = client.get("/console/cases")
+            timings.append((time.perf_counter() - started) * 1000)
+            if resp.status_code != 200:
+                return {"page": f"not measured: /console/cases answered {resp.status_code}"}
+    finally:
+        runtime.close()
+    return {
+        "page_p50": percentile(timings, 50),
+        "page_p99": percentile(timings, 99),
+        "what": "GET /console/cases as a signed-in staff member, first page, no filter",
+    }
+
+
+# --- the command -----------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "memory_gb": str(round(psutil.virtual_memory().total / 2**30)),
+    }
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    header = (
+        "| database | LINE latency | bot | events/s | webhook p50/p99 ms "
+        "| event→reply p50/p99 ms | peak RSS/web worker MB | ratio to echo |"
+    )
+    lines = [header, "|" + "---|" * 8]
+    echo = {(r["database"], r["latency_ms"]): r for r in runs if r["target"] == "echo"}
+    for run in runs:
+        base = echo.get((run["database"], run["latency_ms"]))
+        ratio = (
+            f"{run['events_per_s'] / base['events_per_s']:.2f}×"
+            if run["target"] == "krasip" and base and base["events_per_s"]
+            else ""
+        )
+        lines.append(
+            f"| {run['database']} | {run['latency_ms']} ms | {run['target']} "
+            f"| {run['events_per_s']} "
+            f"| {run['webhook_ms']['p50']} / {run['webhook_ms']['p99']} "
+            f"| {run['event_to_reply_ms']['p50']} / {run['event_to_reply_ms']['p99']} "
+            f"| {run['peak_rss_mb_per_web_worker']} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def seed(database_url: str, keys: Any, count: int) -> tuple[list[str], float]:
+    """Seed ``count`` synthetic cases; returns a sample of their tokens and the seconds."""
+    from bot.runtime import utc_now
+    from handlers import districts, tokens
+    from handlers.form import CATEGORIES
+    from handlers.model import CASE_OUTCOMES, CASE_STATUSES
+    from store import repo
+    from store.db import Database
+    from store.demo import Vocabulary, seed_cases
+
+    database = Database(database_url)
+    vocabulary = Vocabulary(
+        categories=CATEGORIES,
+        districts=[(d.code, d.name_th, d.name_en) for d in districts.DISTRICTS],
+        statuses=CASE_STATUSES,
+        outcomes=CASE_OUTCOMES,
+        new_token=lambda: tokens.format_token(repo.new_token_bytes()),
+    )
+    started = time.perf_counter()
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        print(f"\rseeding {done}/{count}", end="", file=sys.stderr, flush=True)
+
+    try:
+        summary = seed_cases(
+            database, keys.keyring(), vocabulary, count=count, now=utc_now(),
+            seed=1, keep_tokens=1000, progress=progress,
+        )  # fmt: skip
+    finally:
+        database.dispose()
+    seconds = round(time.perf_counter() - started, 1)
+    print(f"\rseeded {count} cases in {seconds}s", file=sys.stderr)
+    return summary.sample_tokens, seconds
+
+
+def bench_database(spec: str, args: argparse.Namespace, report: dict[str, Any]) -> None:
+    from store import migrate
+    from store.keys import generate_keys
+
+    folder = Path(tempfile.mkdtemp(prefix="krasip-bench-"))
+    postgres = spec != "sqlite"
+    label = "postgresql" if postgres else "sqlite"
+    database_url = prepare_database(spec, folder)
+    try:
+        keys = generate_keys(folder / "keys", "bench custodian passphrase")
+        migrate.upgrade(database_url)
+        sample: list[str] = []
+        if args.cases:
+            sample, seconds = seed(database_url, keys, args.cases)
+            report["seed"][label] = {"cases": args.cases, "seconds": seconds}
+        opts = Options(
+            workers=args.workers, threads=args.threads, reporters=args.reporters,
+            duration=args.duration, warmup=args.warmup, sender_threads=args.sender_threads,
+            folder=folder, database_url=database_url, keys=keys, postgres=postgres,
+        )  # fmt: skip
+        for latency in [int(x) for x in args.latency.split(",") if x.strip()]:
+            for target in ("krasip",) if args.no_echo else ("krasip", "echo"):
+                print(f"{label}: {target} at {latency} ms LINE latency ...", file=sys.stderr)
+                run = measure(target, latency, opts)
+                run["database"] = label
+                report["runs"].append(run)
+        if sample:
+            report["lookups"][label] = {"cases": args.cases, **time_lookups(
+                database_url, keys, sample
+            )}  # fmt: skip
+    finally:
+        drop_database(spec)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {report['when']} with `{report['command']}`.",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}.",
+        f"Settings: {json.dumps(report['settings'])}",
+        "",
+        table(report["runs"]),
+        "",
+    ]
+    for label, lookups in report["lookups"].items():
+        lines.append(f"With {lookups['cases']:,} cases on {label}: token lookup p50/p99 "
+                     f"{lookups['token_lookup_ms']['p50']} / {lookups['token_lookup_ms']['p99']} "
+                     f"ms over {lookups['lookups']} lookups; console first page: "
+                     f"{json.dumps(lookups['console_first_page_ms'])}")  # fmt: skip
+    lines.append("")
+    lines.append("Per process (CPU seconds during the run, peak RSS):")
+    lines.append("")
+    for run in report["runs"]:
+        procs = ", ".join(
+            f"{name} {v['cpu_s']} s / {v['peak_rss_mb']} MB" for name, v in run["processes"].items()
+        )
+        lines.append(f"- {run['database']}, {run['latency_ms']} ms, {run['target']}: {procs}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--database", action="append", help="'sqlite' or a PostgreSQL URL; repeat for both"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn web workers")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument("--latency", default="0,100", help="LINE API latencies in ms")
+    parser.add_argument("--reporters", type=int, default=100, help="simultaneous reporters")
+    parser.add_argument("--duration", type=float, default=20, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds first")
+    parser.add_argument("--sender-threads", type=int, default=32, help="KRASIP_SENDER_THREADS")
+    parser.add_argument("--cases", type=int, default=0, help="seed this many cases first")
+    parser.add_argument("--no-echo", action="store_true", help="skip the echo bot baseline")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--markdown", type=Path, help="also write them as Markdown (RESULTS.md)")
+    args = parser.parse_args(argv)
+    given = " ".join(argv if argv is not None else sys.argv[1:])
+    # A database URL may carry a password: never write it into the results.
+    command = "python -m bench " + re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", given)
+    report: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine(),
+        "settings": {
+            "gunicorn": f"--workers {args.workers} --threads {args.threads}",
+            "reporters": args.reporters,
+            "duration_s": args.duration,
+            "KRASIP_SENDER_THREADS": args.sender_threads,
+        },
+        "seed": {},
+        "runs": [],
+        "lookups": {},
+    }
+    for spec in args.database or ["sqlite"]:
+        bench_database(spec, args, report)
+    print(table(report["runs"]))
+    for label, lookups in report["lookups"].items():
+        print(f"lookups ({label}):", json.dumps(lookups, ensure_ascii=False))
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
