@@ -388,7 +388,6 @@ TEXTS: dict[str, str] = {
     "month_short.10": "Oct",
     "month_short.11": "Nov",
     "month_short.12": "Dec",
-
     # --- staff notifications (staff never see identities or report text here) ---
     "kw.link": "link",
     "kw.digest_on": "digest on|daily digest",
