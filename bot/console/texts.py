@@ -264,19 +264,6 @@ TH: dict[str, str] = {
     "channel.website": "เว็บไซต์",
     "channel.traffy_fondue": "Traffy Fondue",
     "channel.executives": "ผ่านผู้บริหาร กทม.",
-    "month.1": "มกราคม",
-    "month.2": "กุมภาพันธ์",
-    "month.3": "มีนาคม",
-    "month.4": "เมษายน",
-    "month.5": "พฤษภาคม",
-    "month.6": "มิถุนายน",
-    "month.7": "กรกฎาคม",
-    "month.8": "สิงหาคม",
-    "month.9": "กันยายน",
-    "month.10": "ตุลาคม",
-    "month.11": "พฤศจิกายน",
-    "month.12": "ธันวาคม",
-    "short_month": "ม.ค.|ก.พ.|มี.ค.|เม.ย.|พ.ค.|มิ.ย.|ก.ค.|ส.ค.|ก.ย.|ต.ค.|พ.ย.|ธ.ค.",
     "fmt.year": "พ.ศ. {year}",
     "line.title": "เชื่อมบัญชี LINE ของฉัน",
     "line.help": (
@@ -593,19 +580,6 @@ EN: dict[str, str] = {
     "channel.website": "Website",
     "channel.traffy_fondue": "Traffy Fondue",
     "channel.executives": "Through BMA executives",
-    "month.1": "January",
-    "month.2": "February",
-    "month.3": "March",
-    "month.4": "April",
-    "month.5": "May",
-    "month.6": "June",
-    "month.7": "July",
-    "month.8": "August",
-    "month.9": "September",
-    "month.10": "October",
-    "month.11": "November",
-    "month.12": "December",
-    "short_month": "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec",
     "fmt.year": "{year}",
     "line.title": "Link my LINE account",
     "line.help": (
@@ -658,7 +632,13 @@ CATALOGUES = {"th": TH, "en": EN}
 REDACTED_KEYS = frozenset({"witnesses"})
 
 
+# Words both audiences share (month names) live once, in the reporter's catalogue.
+SHARED_PREFIXES = ("month.", "month_short.")
+
+
 def t(lang: str, key: str, **kw: Any) -> str:
+    if key.startswith(SHARED_PREFIXES):
+        return reporter_texts.t(lang, key, **kw)
     template = CATALOGUES.get(lang, TH)[key]
     return template.format(**kw) if kw else template
 
@@ -701,7 +681,7 @@ def show_year(lang: str, year: int) -> str:
 def show_date(lang: str, value: date | datetime) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(BANGKOK).date()
-    month = t(lang, "short_month").split("|")[value.month - 1]
+    month = t(lang, f"month_short.{value.month}")
     year = value.year + 543 if lang == "th" else value.year
     return f"{value.day} {month} {year}"
 

@@ -1,11 +1,12 @@
 """Console fixtures: staff accounts, a CSRF-aware test client, and a real headless Chromium.
 
 Browser tests drive Debian's Chromium through Playwright (no browser downloads); they
-are skipped only when /usr/bin/chromium is absent.
+are skipped only when /usr/bin/chromium is absent, and never in CI (KRASIP_REQUIRE_BROWSER).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,9 @@ BROWSER_ARGS = [
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
+        # CI installs Chromium and sets this, so there the browser tests can never be skipped.
+        if os.environ.get("KRASIP_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required here: apt-get install chromium")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
