@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, text
 
 import emulator
 from bot import create_app
@@ -124,10 +124,24 @@ class Bot:
     def run_worker(self) -> dict[str, int]:
         return self.worker.run_once()
 
-    def sqlite_bytes(self) -> bytes:
-        """The raw bytes of the SQLite database and its write-ahead log."""
-        path = Path(self.settings.database_url.removeprefix("sqlite:///"))
-        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    def stored_bytes(self) -> bytes:
+        """Everything the database holds: the raw bytes of the SQLite file and its log, or
+        on PostgreSQL every value of every row of every table, as it is stored."""
+        if self.settings.database_url.startswith("sqlite"):
+            path = Path(self.settings.database_url.removeprefix("sqlite:///"))
+            return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        chunks: list[bytes] = []
+        metadata = MetaData()
+        metadata.reflect(self.runtime.db.engine)
+        with self.runtime.db.engine.connect() as connection:
+            for table in metadata.sorted_tables:
+                for row in connection.execute(table.select()):
+                    for value in row:
+                        if isinstance(value, bytes | bytearray | memoryview):
+                            chunks.append(bytes(value))
+                        elif value is not None:
+                            chunks.append(str(value).encode())
+        return b"\n".join(chunks)
 
 
 def make_settings(

@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 import emulator
 import emulator.app as emulator_app
+from bench.load import ANONYMOUS_THAI, CONFIDENTIAL_ENGLISH, build_event
 from emulator.client import Emulator
 from emulator.server import EmulatorServer
 from store import migrate, repo
@@ -51,54 +52,8 @@ REPLY_TIMEOUT = 30.0
 TOKEN_RE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 NUMBER_RE = re.compile(r"KRS-\d{4}-\d{6}")
 
-# (kind, value): "text" says the value, "postback" taps data `s=<step>&v=<value>`.
+# The same complete reports the benchmark files: (kind, value) steps.
 Step = tuple[str, str]
-
-ANONYMOUS_THAI: list[Step] = [
-    ("text", "ร้องเรียน"),
-    ("postback", "s=language&v=th"),
-    ("postback", "s=intro&v=ok"),
-    ("postback", "s=identity_mode&v=anonymous"),
-    ("postback", "s=category&v=registration"),
-    ("postback", "s=agency&v=district"),
-    ("text", "เขตบางรัก"),
-    ("text", "นายสมมติ ตัวอย่าง"),
-    ("postback", "s=official_position&v=skip"),
-    ("text", "เจ้าหน้าที่ฝ่ายทะเบียนเรียกเงินใต้โต๊ะ 5,000 บาท เพื่อเร่งออกใบอนุญาต"),
-    ("text", "และไม่ออกใบเสร็จรับเงินให้"),
-    ("postback", "s=description&v=done"),
-    ("text", "15/10/2569"),
-    ("text", "สำนักงานเขตบางรัก ชั้น 2 ห้องทะเบียน"),
-    ("text", "มีใบเสร็จปลอมและรูปถ่ายเก็บไว้"),
-    ("postback", "s=evidence&v=done"),
-    ("text", "นางสมศรี ผู้ยื่นคำขอคนถัดไป"),
-    ("postback", "s=notify&v=yes"),
-    ("postback", "s=review&v=confirm"),
-]
-
-CONFIDENTIAL_ENGLISH: list[Step] = [
-    ("text", "report"),
-    ("postback", "s=language&v=en"),
-    ("postback", "s=intro&v=ok"),
-    ("postback", "s=identity_mode&v=confidential"),
-    ("postback", "s=category&v=public_works"),
-    ("postback", "s=agency&v=other"),
-    ("text", "Department of Public Works, building control division"),
-    ("text", "Inspector Wichai"),
-    ("text", "Chief building inspector"),
-    ("text", "The building inspector asked for 20,000 baht to sign off the permit"),
-    ("postback", "s=description&v=done"),
-    ("text", "12/11/2025"),
-    ("text", "Soi Sukhumvit 55, the construction site"),
-    ("text", "I have a voice recording, will bring it"),
-    ("postback", "s=evidence&v=done"),
-    ("text", "My neighbour saw the payment"),
-    ("text", "Somchai Jaidee"),
-    ("text", "081-234-5678"),
-    ("postback", "s=reporter_relation&v=witness"),
-    ("postback", "s=notify&v=no"),
-    ("postback", "s=review&v=confirm"),
-]
 
 SCRIPTS = {"anonymous_thai": ANONYMOUS_THAI, "confidential_english": CONFIDENTIAL_ENGLISH}
 
@@ -254,21 +209,7 @@ def deployment(
 def _event(user_id: str, step: Step) -> dict[str, Any]:
     """A webhook event as LINE builds it, with a reply token the emulator will honour."""
     kind, value = step
-    event: dict[str, Any] = {
-        "type": "postback" if kind == "postback" else "message",
-        "mode": "active",
-        "timestamp": int(time.time() * 1000),
-        "source": {"type": "user", "userId": user_id},
-        "webhookEventId": uuid.uuid4().hex.upper()[:26],
-        "deliveryContext": {"isRedelivery": False},
-        "replyToken": uuid.uuid4().hex,
-    }
-    if kind == "postback":
-        event["postback"] = {"data": value}
-    else:
-        message_id = str(random.randrange(10**17, 10**18))  # noqa: S311
-        event["message"] = {"type": "text", "id": message_id, "text": value, "quoteToken": "q"}
-    return event
+    return build_event(user_id, kind, value, uuid.uuid4().hex)
 
 
 def _redelivered(event: dict[str, Any]) -> dict[str, Any]:

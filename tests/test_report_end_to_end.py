@@ -219,12 +219,10 @@ def test_reporter_answers_staff_after_looking_up_the_case(bot: Bot, chat: Chat) 
 
 
 def test_a_confidential_report_leaves_no_secret_in_the_database_file(bot: Bot, chat: Chat) -> None:
-    if not bot.settings.database_url.startswith("sqlite"):
-        pytest.skip("scans the SQLite file; the PostgreSQL run covers the same code paths")
     filed = file_confidential_english_report(chat)
     chat.say(filed.token)
     bot.run_worker()
-    raw = bot.sqlite_bytes()
+    raw = bot.stored_bytes()
     assert filed.case_number.encode() in raw, "the scan sees what is stored in the clear"
     secrets_ = {
         "name": ENGLISH["name"],
