@@ -18,7 +18,13 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.runtime import build_runtime, utc_now
 from store import migrate, outbox, repo
 from store.crypto import CryptoError, WrongPassphrase
-from store.keys import ensure_dev_keys, generate_keys, load_private_key, new_passphrase
+from store.keys import (
+    IDENTITY_PUBLIC,
+    ensure_dev_keys,
+    generate_keys,
+    load_private_key,
+    new_passphrase,
+)
 from store.models import Case
 
 BANNER = "!" * 72
@@ -26,8 +32,14 @@ BANNER = "!" * 72
 
 def _settings(default_env: str | None = None, **overrides: Any) -> Settings:
     environ: Mapping[str, str] = os.environ
-    if default_env and "KRASIP_ENV" not in environ:
-        environ = {**environ, "KRASIP_ENV": default_env}
+    if "KRASIP_ENV" not in environ:
+        # An instance folder that `krasip init` gave development keys is a development
+        # instance; anything else is production, where missing secrets stop the command.
+        instance = Path(environ.get("KRASIP_INSTANCE") or "instance")
+        if default_env is None and (instance / "keys" / IDENTITY_PUBLIC).exists():
+            default_env = "development"
+        if default_env:
+            environ = {**environ, "KRASIP_ENV": default_env}
     try:
         return load_settings(environ, overrides)
     except ConfigError as exc:

@@ -55,3 +55,15 @@ def test_a_rich_menu_tap_during_the_form_is_a_command_not_an_answer(chat: Any) -
     asked = texts_of(chat.last)
     again = texts_of(chat._after(chat.user.tap("s=cmd&v=help", "วิธีใช้")))
     assert again.split("\n")[0] == asked.split("\n")[0], "the current question is asked again"
+
+
+def test_commands_on_a_development_instance_need_no_krasip_env(tmp_path: Path) -> None:
+    instance = str(tmp_path / "instance")
+    runner = CliRunner(env={"KRASIP_INSTANCE": instance})
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    listed = runner.invoke(main, ["staff", "list"])
+    assert listed.exit_code == 0, listed.output
+
+    elsewhere = CliRunner(env={"KRASIP_INSTANCE": str(tmp_path / "no-keys-here")})
+    refused = elsewhere.invoke(main, ["staff", "list"])
+    assert refused.exit_code != 0 and "missing configuration for production" in refused.output
