@@ -29,6 +29,7 @@ from linebot.v3.webhooks import (
     UserSource,
     VideoMessageContent,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import handlers
@@ -132,17 +133,21 @@ class EventProcessor:
         """Handle one event in one transaction; returns the outbox rows to send after commit."""
         now = self.rt.clock()
         event_id = getattr(event, "webhook_event_id", None)
+        try:
+            with self.rt.db.transaction() as session:
+                if event_id and not repo.claim_event(session, event_id, now):
+                    return []  # a redelivery or duplicate: already handled
+                return self._dispatch(session, event, now)
+        except OperationalError:
+            raise  # the database is unreachable: the webhook answers 503, LINE redelivers
+        except Exception as exc:  # noqa: BLE001 - any bug: answer, keep the draft
+            # Everything the event did was rolled back, so the reporter's draft is as it
+            # was; they are told to try again. Log the failure's kind, never its content.
+            log_failure(log, f"event {event_id} could not be handled", exc)
         with self.rt.db.transaction() as session:
             if event_id and not repo.claim_event(session, event_id, now):
-                return []  # a redelivery or duplicate: already handled
-            try:
-                with session.begin_nested():
-                    return self._dispatch(session, event, now)
-            except Exception as exc:  # noqa: BLE001 - any bug: answer, keep the draft
-                # The reporter's draft is left as it was (rolled back to the savepoint);
-                # they are told to try again. Log the failure's kind, never its content.
-                log_failure(log, f"event {event_id} could not be handled", exc)
-                return self._failure_notice(session, event, now)
+                return []
+            return self._failure_notice(session, event, now)
 
     def _dispatch(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
         source = getattr(event, "source", None)

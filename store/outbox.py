@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.crypto import Keyring
@@ -62,32 +62,37 @@ def enqueue(
         raise ValueError(f"unknown outbox kind {kind!r}")
     if kind == "reply" and not reply_token:
         raise ValueError("a reply needs a reply token")
-    row = OutboxMessage(
-        kind=kind,
-        purpose=purpose,
-        reply_token=reply_token,
-        reply_expires_at=now + reply_ttl if reply_token else None,
-        to_ct=keys.data.encrypt_json(to, OUTBOX_TO),
-        payload_ct=keys.data.encrypt_json(messages, OUTBOX_PAYLOAD),
-        retry_key=str(uuid.uuid4()),
-        state="sending" if claim_lease else "pending",
-        attempts=1 if claim_lease else 0,
-        locked_until=now + claim_lease if claim_lease else None,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
+    expires = now + reply_ttl if reply_token else None
+    retry_key = str(uuid.uuid4())
+    attempts = 1 if claim_lease else 0
+    values = {
+        "kind": kind,
+        "purpose": purpose,
+        "reply_token": reply_token,
+        "reply_expires_at": expires,
+        "to_ct": keys.data.encrypt_json(to, OUTBOX_TO),
+        "payload_ct": keys.data.encrypt_json(messages, OUTBOX_PAYLOAD),
+        "retry_key": retry_key,
+        "state": "sending" if claim_lease else "pending",
+        "attempts": attempts,
+        "locked_until": now + claim_lease if claim_lease else None,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    # A Core insert: this runs for every reply, and needs no unit of work.
+    row_id = session.execute(
+        insert(OutboxMessage).values(values).returning(OutboxMessage.id)
+    ).scalar_one()
     return Delivery(
-        id=row.id,
+        id=row_id,
         kind=kind,
         purpose=purpose,
         reply_token=reply_token,
-        reply_expires_at=row.reply_expires_at,
+        reply_expires_at=expires,
         to=list(to),
         messages=list(messages),
-        retry_key=row.retry_key,
-        attempts=row.attempts,
+        retry_key=retry_key,
+        attempts=attempts,
     )
 
 
