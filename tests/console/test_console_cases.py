@@ -106,9 +106,9 @@ def test_a_case_registered_from_a_letter_seals_the_name_and_its_slip_token_works
         assert repo.find_case_by_token(session, bot.runtime.keys, token) is not None
     detail = console.get(f"/console/cases/{case.id}").get_data(as_text=True)
     assert "ลับมาก" not in detail and token not in detail
-    if bot.settings.database_url.startswith("sqlite"):
-        raw = bot.sqlite_bytes()
-        assert "ลับมาก".encode() not in raw and token.encode() not in raw
+    raw = bot.stored_bytes()
+    assert case.number.encode() in raw, "the scan sees what is stored"
+    assert "ลับมาก".encode() not in raw and token.encode() not in raw
     assert case.number in words(chat.say(token))
 
 
