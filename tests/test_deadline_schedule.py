@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -115,4 +115,3 @@ def test_a_scheduler_that_was_down_sends_the_most_urgent_warning_once(
             .all()
         )
     assert rows == [1]
-    assert datetime.now(UTC) < clock()
