@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -118,23 +120,24 @@ class Sender:
         """Send what is due (or just ``ids``); returns how many rows were attempted."""
         with self.db.transaction() as session:
             deliveries = outbox.claim(session, self.keys, self.clock(), ids=ids, limit=limit)
-        for delivery in deliveries:
-            self.send(delivery)
+        sent = [d.id for d in deliveries if self.send(d, record_sent=False)]
+        self.mark_sent(sent)
         return len(deliveries)
 
-    def send(self, delivery: outbox.Delivery) -> None:
-        """Send one claimed delivery and record the outcome."""
+    def send(self, delivery: outbox.Delivery, *, record_sent: bool = True) -> bool:
+        """Send one claimed delivery; record a failure at once, a success unless told not to
+        (the caller then records it with others in one transaction). True when delivered."""
         outcome = self._attempt(delivery)
-        now = self.clock()
+        if outcome.ok:
+            if record_sent:
+                self.mark_sent([delivery.id])
+            return True
+        final = not outcome.retryable
         with self.db.transaction() as session:
-            if outcome.ok:
-                outbox.mark_sent(session, delivery.id, now)
-                return
-            final = not outcome.retryable
             state = outbox.mark_failed(
                 session,
                 delivery.id,
-                now,
+                self.clock(),
                 error=outcome.error,
                 attempts=self.settings.outbox_max_attempts if final else delivery.attempts,
                 max_attempts=self.settings.outbox_max_attempts,
@@ -148,6 +151,12 @@ class Sender:
             outcome.error,
             state,
         )
+        return False
+
+    def mark_sent(self, ids: list[int]) -> None:
+        if ids:
+            with self.db.transaction() as session:
+                outbox.mark_sent(session, ids, self.clock())
 
     def _attempt(self, delivery: outbox.Delivery) -> SendOutcome:
         if not delivery.messages or not delivery.to:
@@ -175,14 +184,27 @@ class Sender:
 class Dispatcher:
     """Sends freshly committed outbox rows from the web process without holding the request.
 
-    Whatever it cannot send (a crash, LINE down) stays in the outbox for `krasip worker`.
+    Deliveries are recorded in batches, one transaction every ``FLUSH_DELAY`` at most,
+    rather than one per message. Whatever it cannot send or record (a crash, LINE or the
+    database down) stays claimed until the lease runs out, and `krasip worker` takes it.
     """
+
+    FLUSH_DELAY = 0.02  # seconds a delivered row may wait to be recorded with others
+    FLUSH_RETRY = 1.0
 
     def __init__(self, sender: Sender, threads: int) -> None:
         self.sender = sender
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, threads), thread_name_prefix="krasip-send"
         )
+        self._sent: list[int] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._recorder = threading.Thread(
+            target=self._record_loop, name="krasip-sent", daemon=True
+        )
+        self._recorder.start()
 
     def submit(self, ids: list[int]) -> None:
         """Claim these committed rows and send them."""
@@ -196,9 +218,14 @@ class Dispatcher:
 
     def _run_claimed(self, delivery: outbox.Delivery) -> None:
         try:
-            self.sender.send(delivery)
+            delivered = self.sender.send(delivery, record_sent=False)
         except Exception as exc:  # noqa: BLE001 - the lease runs out; the worker sends it
             log_failure(log, "sending right after commit failed; the worker will retry", exc)
+            return
+        if delivered:
+            with self._lock:
+                self._sent.append(delivery.id)
+            self._wake.set()
 
     def _run(self, ids: list[int]) -> None:
         try:
@@ -206,5 +233,30 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - the worker will retry
             log_failure(log, "sending right after commit failed; the worker will retry", exc)
 
+    def _record_loop(self) -> None:
+        while not (self._closing and not self._sent):
+            self._wake.wait()
+            time.sleep(self.FLUSH_DELAY)  # let the batch fill
+            self._wake.clear()
+            if not self.flush():
+                time.sleep(self.FLUSH_RETRY)
+                self._wake.set()
+
+    def flush(self) -> bool:
+        """Record what was delivered; False (keeping the ids) when the database refused."""
+        with self._lock:
+            ids, self._sent = self._sent, []
+        try:
+            self.sender.mark_sent(ids)
+        except Exception as exc:  # noqa: BLE001 - kept, and tried again
+            log_failure(log, "recording deliveries failed; will try again", exc)
+            with self._lock:
+                self._sent[:0] = ids
+            return False
+        return True
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)
+        self._closing = True
+        self._wake.set()
+        self._recorder.join(timeout=10)

@@ -166,9 +166,10 @@ def staff_for_line(
 ) -> tuple[StaffUser, StaffLineLink] | None:
     """The active staff member linked to this LINE account, if any."""
     # Every reporter event asks this, so the common answer (no) costs one index probe.
+    table = StaffLineLink.__table__
     staff_id = session.scalar(
-        select(StaffLineLink.staff_id).where(
-            StaffLineLink.line_key == keys.pepper.digest("staff-line", line_user_id)
+        select(table.c.staff_id).where(
+            table.c.line_key == keys.pepper.digest("staff-line", line_user_id)
         )
     )
     if staff_id is None:

@@ -79,10 +79,9 @@ def enqueue(
         "next_attempt_at": now,
         "created_at": now,
     }
-    # A Core insert: this runs for every reply, and needs no unit of work.
-    row_id = session.execute(
-        insert(OutboxMessage).values(values).returning(OutboxMessage.id)
-    ).scalar_one()
+    # A Core insert on the table: this runs for every reply and needs nothing of the ORM.
+    table = OutboxMessage.__table__
+    row_id = session.execute(insert(table).values(values).returning(table.c.id)).scalar_one()
     return Delivery(
         id=row_id,
         kind=kind,
@@ -137,11 +136,11 @@ def claim(
     return deliveries
 
 
-def mark_sent(session: Session, row_id: int, now: datetime) -> None:
-    """Delivered: whoever delivered it, the row is done and keeps no content."""
+def mark_sent(session: Session, row_ids: list[int], now: datetime) -> None:
+    """Delivered: whoever delivered them, the rows are done and keep no content."""
     session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row_id)
+        update(OutboxMessage.__table__)  # type: ignore[arg-type]
+        .where(OutboxMessage.__table__.c.id.in_(row_ids))
         .values(
             state="sent",
             sent_at=now,

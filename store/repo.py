@@ -56,11 +56,12 @@ def claim_event(session: Session, webhook_event_id: str, now: datetime) -> bool:
     On PostgreSQL a concurrent duplicate waits here for the first transaction and then
     sees the conflict, so each event is acted on exactly once.
     """
+    table = ProcessedEvent.__table__
     stmt = (
-        _insert(session)(ProcessedEvent)
+        _insert(session)(table)
         .values(webhook_event_id=webhook_event_id, received_at=now)
         .on_conflict_do_nothing(index_elements=["webhook_event_id"])
-        .returning(ProcessedEvent.webhook_event_id)
+        .returning(table.c.webhook_event_id)
     )
     return session.execute(stmt).first() is not None
 
@@ -82,14 +83,13 @@ def lock_conversation(
     it updates; SQLite's writer lock is already held), so two workers never interleave
     one reporter's steps.
     """
-    insert = _insert(session)(Conversation).values(
-        reporter_key=reporter_key, state_ct=None, updated_at=now
-    )
+    table = Conversation.__table__
+    insert = _insert(session)(table).values(reporter_key=reporter_key, state_ct=None, updated_at=now)
     state_ct = session.execute(
         insert.on_conflict_do_update(
             index_elements=["reporter_key"],
             set_={"reporter_key": insert.excluded.reporter_key},
-        ).returning(Conversation.state_ct)
+        ).returning(table.c.state_ct)
     ).scalar_one()
     if state_ct is None:
         return None
@@ -101,12 +101,13 @@ def save_conversation(
     session: Session, keys: Keyring, reporter_key: str, state: dict[str, Any] | None, now: datetime
 ) -> None:
     """Store the new state; a finished conversation leaves no row behind."""
+    table = Conversation.__table__
     if state is None:
-        session.execute(delete(Conversation).where(Conversation.reporter_key == reporter_key))
+        session.execute(delete(table).where(table.c.reporter_key == reporter_key))
         return
     session.execute(
-        update(Conversation)
-        .where(Conversation.reporter_key == reporter_key)
+        update(table)
+        .where(table.c.reporter_key == reporter_key)
         .values(state_ct=keys.data.encrypt_json(state, CONVERSATION), updated_at=now)
     )
 
