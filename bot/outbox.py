@@ -201,9 +201,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = False
-        self._recorder = threading.Thread(
-            target=self._record_loop, name="krasip-sent", daemon=True
-        )
+        self._recorder = threading.Thread(target=self._record_loop, name="krasip-sent", daemon=True)
         self._recorder.start()
 
     def submit(self, ids: list[int]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from store import hot
 from store.crypto import Keyring
 from store.models import (
     Case,
@@ -166,11 +167,9 @@ def staff_for_line(
 ) -> tuple[StaffUser, StaffLineLink] | None:
     """The active staff member linked to this LINE account, if any."""
     # Every reporter event asks this, so the common answer (no) costs one index probe.
-    table = StaffLineLink.__table__
     staff_id = session.scalar(
-        select(table.c.staff_id).where(
-            table.c.line_key == keys.pepper.digest("staff-line", line_user_id)
-        )
+        hot.statements(session).staff_for_line,
+        {"b_line_key": keys.pepper.digest("staff-line", line_user_id)},
     )
     if staff_id is None:
         return None

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from store import hot
 from store.crypto import Keyring
 from store.models import OutboxMessage
 
@@ -79,9 +80,7 @@ def enqueue(
         "next_attempt_at": now,
         "created_at": now,
     }
-    # A Core insert on the table: this runs for every reply and needs nothing of the ORM.
-    table = OutboxMessage.__table__
-    row_id = session.execute(insert(table).values(values).returning(table.c.id)).scalar_one()
+    row_id = session.execute(hot.statements(session).add_outbox, values).scalar_one()
     return Delivery(
         id=row_id,
         kind=kind,
@@ -138,19 +137,7 @@ def claim(
 
 def mark_sent(session: Session, row_ids: list[int], now: datetime) -> None:
     """Delivered: whoever delivered them, the rows are done and keep no content."""
-    session.execute(
-        update(OutboxMessage.__table__)  # type: ignore[arg-type]
-        .where(OutboxMessage.__table__.c.id.in_(row_ids))
-        .values(
-            state="sent",
-            sent_at=now,
-            locked_until=None,
-            to_ct=None,
-            payload_ct=None,
-            reply_token=None,
-            last_error=None,
-        )
-    )
+    session.execute(hot.statements(session).mark_sent, {"b_ids": row_ids, "b_now": now})
 
 
 def mark_failed(

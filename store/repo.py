@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store import hot
 from store.crypto import Keyring
 from store.models import (
     Attachment,
@@ -56,14 +57,8 @@ def claim_event(session: Session, webhook_event_id: str, now: datetime) -> bool:
     On PostgreSQL a concurrent duplicate waits here for the first transaction and then
     sees the conflict, so each event is acted on exactly once.
     """
-    table = ProcessedEvent.__table__
-    stmt = (
-        _insert(session)(table)
-        .values(webhook_event_id=webhook_event_id, received_at=now)
-        .on_conflict_do_nothing(index_elements=["webhook_event_id"])
-        .returning(table.c.webhook_event_id)
-    )
-    return session.execute(stmt).first() is not None
+    stmt = hot.statements(session).claim_event
+    return session.execute(stmt, {"b_event_id": webhook_event_id, "b_now": now}).first() is not None
 
 
 def prune_events(session: Session, before: datetime) -> int:
@@ -83,13 +78,8 @@ def lock_conversation(
     it updates; SQLite's writer lock is already held), so two workers never interleave
     one reporter's steps.
     """
-    table = Conversation.__table__
-    insert = _insert(session)(table).values(reporter_key=reporter_key, state_ct=None, updated_at=now)
     state_ct = session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["reporter_key"],
-            set_={"reporter_key": insert.excluded.reporter_key},
-        ).returning(table.c.state_ct)
+        hot.statements(session).lock_conversation, {"b_key": reporter_key, "b_now": now}
     ).scalar_one()
     if state_ct is None:
         return None
@@ -101,14 +91,16 @@ def save_conversation(
     session: Session, keys: Keyring, reporter_key: str, state: dict[str, Any] | None, now: datetime
 ) -> None:
     """Store the new state; a finished conversation leaves no row behind."""
-    table = Conversation.__table__
     if state is None:
-        session.execute(delete(table).where(table.c.reporter_key == reporter_key))
+        session.execute(hot.statements(session).drop_conversation, {"b_key": reporter_key})
         return
     session.execute(
-        update(table)
-        .where(table.c.reporter_key == reporter_key)
-        .values(state_ct=keys.data.encrypt_json(state, CONVERSATION), updated_at=now)
+        hot.statements(session).save_conversation,
+        {
+            "b_key": reporter_key,
+            "b_state": keys.data.encrypt_json(state, CONVERSATION),
+            "b_now": now,
+        },
     )
 
 
