@@ -19,6 +19,7 @@ import json
 import random
 import re
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -149,6 +150,57 @@ class _Connection:
         raise AssertionError("unreachable")
 
 
+class ReplyFeed(threading.Thread):
+    """Reads the platform's reply stream and wakes the reporter each reply is for."""
+
+    def __init__(self, line_url: str) -> None:
+        super().__init__(name="reply-feed", daemon=True)
+        parts = urlsplit(line_url)
+        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80)
+        self.lock = threading.Lock()
+        self.expected: dict[str, tuple[threading.Event, list[list[dict]]]] = {}
+        self.subscribed = threading.Event()
+
+    def expect(self, token: str) -> tuple[threading.Event, list[list[dict]]]:
+        """Register before sending the event, so a fast reply cannot be missed."""
+        waiter: tuple[threading.Event, list[list[dict]]] = (threading.Event(), [])
+        with self.lock:
+            self.expected[token] = waiter
+        return waiter
+
+    def forget(self, token: str) -> None:
+        with self.lock:
+            self.expected.pop(token, None)
+
+    def run(self) -> None:
+        self.conn.request("GET", "/_bench/stream")
+        response = self.conn.getresponse()
+        if response.status != 200:
+            raise RuntimeError(f"reply stream: HTTP {response.status}")
+        self.subscribed.set()
+        try:
+            for raw in iter(response.readline, b""):
+                if not raw.strip():
+                    continue
+                item = json.loads(raw)
+                with self.lock:
+                    waiter = self.expected.pop(item["token"], None)
+                if waiter is not None:
+                    waiter[1].append(item["messages"])
+                    waiter[0].set()
+        except OSError:
+            pass  # closed under our feet: the run is over
+        finally:
+            self.conn.close()
+
+    def close(self) -> None:
+        # Closing the connection from here would wait on the reader's buffer lock; ending
+        # the socket makes the reader see the end of the stream and close it itself.
+        if self.conn.sock is not None:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        self.join(timeout=10)
+
+
 class Reporter(threading.Thread):
     def __init__(
         self,
@@ -160,8 +212,10 @@ class Reporter(threading.Thread):
         result: LoadResult,
         lock: threading.Lock,
         lookups: bool,
+        feed: ReplyFeed,
     ) -> None:
         super().__init__(name=f"reporter-{number}", daemon=True)
+        self.feed = feed
         self.number = number
         self.bot = _Connection(bot_url)
         self.bot_path = urlsplit(bot_url).path or "/callback"
@@ -190,16 +244,17 @@ class Reporter(threading.Thread):
             "Content-Type": "application/json; charset=utf-8",
             "X-Line-Signature": sign(self.secret, body),
         }
+        arrived, replies = self.feed.expect(token)
         sent = time.time()
         started = time.perf_counter()
         status, _ = self.bot.request("POST", self.bot_path, body, headers)
         sample = Sample(label, sent, (time.perf_counter() - started) * 1000, status, token)
         messages: list[dict] = []
         if status == 200:
-            wait_status, raw = self.line.request("GET", f"/_bench/wait?token={token}&timeout=30")
-            sample.replied = wait_status == 200
+            sample.replied = arrived.wait(30)
             if sample.replied:
-                messages = json.loads(raw)["messages"]
+                messages = replies[0]
+        self.feed.forget(token)
         with self.lock:
             self.result.samples.append(sample)
             if status != 200 or not sample.replied:
@@ -253,10 +308,14 @@ def run_load(
     """Run ``reporters`` closed-loop reporters for ``duration`` seconds."""
     result = LoadResult()
     lock = threading.Lock()
+    feed = ReplyFeed(line_url)
+    feed.start()
+    if not feed.subscribed.wait(30):
+        raise RuntimeError("the reply stream did not open")
     result.started = time.time()
     stop_at = result.started + duration
     threads = [
-        Reporter(n, bot_url, line_url, channel_secret, stop_at, result, lock, lookups)
+        Reporter(n, bot_url, line_url, channel_secret, stop_at, result, lock, lookups, feed)
         for n in range(reporters)
     ]
     for thread in threads:
@@ -264,4 +323,5 @@ def run_load(
     for thread in threads:
         thread.join(timeout=duration + 120)
     result.ended = time.time()
+    feed.close()
     return result

@@ -11,6 +11,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from typing import Any
 
 import pyotp
@@ -122,14 +123,18 @@ def check_password(user: StaffUser, password: str) -> bool:
     return True
 
 
-# A constant hash to verify against when the username is unknown, so the answer takes the
-# same time whether or not the account exists.
-_DUMMY_HASH = _hasher.hash("krasip-no-such-account-placeholder")
+@cache
+def _dummy_hash() -> str:
+    # Verified against when the username is unknown, so the answer takes the same time
+    # whether or not the account exists. Made on first use, not at import: a hash takes
+    # the hasher's whole memory cost (64 MiB), which every web worker would otherwise
+    # allocate at start-up.
+    return _hasher.hash("krasip-no-such-account-placeholder")
 
 
 def burn_password_check(password: str) -> None:
     try:
-        _hasher.verify(_DUMMY_HASH, password)
+        _hasher.verify(_dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         pass
 

@@ -134,3 +134,50 @@ def test_a_token_shown_in_a_receipt_is_never_kept_in_the_outbox(bot: Bot, chat: 
     filed = file_anonymous_thai_report_with_photo(chat)
     assert filed.token in texts_of(filed.receipt)
     assert all(row.payload_ct is None for row in _rows(bot))
+
+
+def test_replies_sent_after_commit_are_recorded_even_when_recording_first_fails(
+    bot: Bot, chat: Chat, line: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from bot.outbox import Dispatcher
+
+    refused: list[list[int]] = []
+    record = bot.runtime.sender.mark_sent
+
+    def database_busy_once(ids: list[int]) -> None:
+        if ids and not refused:
+            refused.append(list(ids))
+            raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
+        record(ids)
+
+    monkeypatch.setattr(bot.runtime.sender, "mark_sent", database_busy_once)
+    monkeypatch.setattr(Dispatcher, "FLUSH_RETRY", 0.05)
+    messages = chat.say("report")
+    assert len(messages) == 1
+    [row] = _rows(bot)
+    assert refused == [[row.id]], "the first recording was refused"
+    assert row.state == "sent" and row.attempts == 1 and row.payload_ct is None
+    assert len(line.requests("/v2/bot/message/reply")) == 1, "recorded, not sent again"
+
+
+def test_a_burst_of_replies_is_recorded_in_few_transactions(
+    bot: Bot, new_chat: Any, line: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    record = bot.runtime.sender.mark_sent
+
+    def counted(ids: list[int]) -> None:
+        if ids:
+            batches.append(len(ids))
+        record(ids)
+
+    monkeypatch.setattr(bot.runtime.sender, "mark_sent", counted)
+    users = [new_chat().user for _ in range(20)]
+    for user in users:
+        assert user.say("report") == 200
+    bot.settle()
+    assert sum(batches) == 20
+    assert len(batches) < 20, f"one transaction per reply: {batches}"
+    assert all(len(user.messages()) == 1 for user in users)
