@@ -3,8 +3,9 @@
 Each reporter sends signed webhook events straight to the bot (built the way LINE and
 the emulator build them, signed with the channel secret), so the emulator spends its CPU
 only on what the bot sends. A reporter answers each step as soon as the bot's reply to
-the previous one has reached LINE (``/_bench/wait``), like a person who reads the prompt
-and taps at once: a closed loop, with no think time. After the receipt, it sends its
+the previous one has reached LINE (one stream from the platform, ``/_bench/stream``,
+tells every reporter when its reply arrived), like a person who reads the prompt and taps
+at once: a closed loop, with no think time. After the receipt, it sends its
 tracking token back and waits for the status card, then starts a new report as a new
 reporter. Tokens stay in memory; nothing here prints one.
 """

@@ -18,12 +18,15 @@ from bot.outbox import enqueue_push
 from bot.runtime import Runtime
 from handlers import staff as staff_messages
 from handlers.deadlines import MILESTONES, CaseEventView, warnings_due
+from handlers.deadlines import Warning as DueWarning
 from handlers.districts import BY_CODE
 from handlers.model import Message
 from store import notices, repo
 from store.models import Case
 
 log = logging.getLogger(__name__)
+
+DEADLINE_BATCH = 200  # warnings per transaction: short locks, little to redo on a crash
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 DIGEST_AT = time(8, 0)  # Bangkok time
@@ -148,45 +151,65 @@ class Notifier:
     # --- scheduled jobs --------------------------------------------------------------
 
     def check_deadlines(self) -> int:
-        """Send every deadline warning that is due and not yet sent; returns how many."""
+        """Send every deadline warning that is due and not yet sent; returns how many.
+
+        The scan of every open case is a read that holds no lock (on SQLite, no writer
+        lock: the webhook goes on); the warnings are then recorded and queued in small
+        transactions. The unique record of each warning keeps two workers from both
+        sending one.
+        """
         now = self.rt.clock()
+        with self.rt.db.reading() as session:
+            sent_before = notices.recorded_warnings(session)
+            due = [
+                (case_id, warning)
+                for case_id, rows in notices.open_case_events(session).items()
+                for warning in warnings_due(
+                    [
+                        CaseEventView(at, "milestone", kind)
+                        if kind in MILESTONES
+                        else CaseEventView(at, kind, status)
+                        for at, kind, status in rows
+                    ],
+                    now,
+                )
+                if (case_id, warning.deadline.key, warning.threshold) not in sent_before
+            ]
         sent = 0
-        with self.rt.db.transaction() as session:
-            for case_id, rows in notices.open_case_events(session).items():
-                events = [
-                    CaseEventView(at, "milestone", kind)
-                    if kind in MILESTONES
-                    else CaseEventView(at, kind, status)
-                    for at, kind, status in rows
-                ]
-                for warning in warnings_due(events, now):
-                    deadline = warning.deadline
-                    if not notices.record_warning(
-                        session, case_id, deadline.key, warning.threshold, now
-                    ):
-                        continue
-                    case = session.get(Case, case_id)
-                    assert case is not None
-                    notices.add_notice(
-                        session,
-                        staff_messages.DEADLINE,
-                        case_id,
-                        now,
-                        deadline=deadline.kind,
-                        threshold=warning.threshold,
-                    )
-                    self._to_staff(
-                        session,
-                        now,
-                        "staff.deadline",
-                        lambda lang, d=deadline, w=warning, c=case: staff_messages.deadline_warning(
-                            lang, c.number, d.kind, w.threshold, d.due_at, self.console_url(c.id)
-                        ),
-                    )
-                    sent += 1
+        for start in range(0, len(due), DEADLINE_BATCH):
+            with self.rt.db.transaction() as session:
+                for case_id, warning in due[start : start + DEADLINE_BATCH]:
+                    if self._warn(session, case_id, warning, now):
+                        sent += 1
         if sent:
             log.info("deadline warnings queued: %s", sent)
         return sent
+
+    def _warn(self, session: Session, case_id: int, warning: DueWarning, now: datetime) -> bool:
+        deadline = warning.deadline
+        if not notices.record_warning(session, case_id, deadline.key, warning.threshold, now):
+            return False  # another worker got there first
+        case = session.get(Case, case_id)
+        if case is None:
+            return False  # deleted since the scan
+        notices.add_notice(
+            session,
+            staff_messages.DEADLINE,
+            case_id,
+            now,
+            deadline=deadline.kind,
+            threshold=warning.threshold,
+        )
+        self._to_staff(
+            session,
+            now,
+            "staff.deadline",
+            lambda lang: staff_messages.deadline_warning(
+                lang, case.number, deadline.kind, warning.threshold, deadline.due_at,
+                self.console_url(case.id),
+            ),
+        )  # fmt: skip
+        return True
 
     def send_digests(self) -> int:
         """Each staff member who chose a digest gets one a day, after 08:00 Bangkok time."""

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+READ_ONLY = "krasip_read_only"
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and writer-serialising transactions."""
@@ -36,6 +38,9 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot; writers go on meanwhile
+            return
         # Taking the write lock up front is SQLite's row lock: two processes never
         # interleave one reporter's steps, and no transaction fails half-way on upgrade.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -52,12 +57,21 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits at the end of the block, or rolls back on error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A consistent read that never holds SQLite's writer lock: for long scans that
+        must not stall the webhook. Nothing written in it is kept."""
+        with self._readers() as session, session.begin():
+            yield session
+            session.rollback()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -291,6 +291,14 @@ def open_case_events(session: Session) -> dict[int, list[tuple[datetime, str, st
     return events
 
 
+def recorded_warnings(session: Session) -> set[tuple[int, str, int]]:
+    """(case, deadline key, threshold) of every warning sent so far."""
+    rows = session.execute(
+        select(DeadlineWarning.case_id, DeadlineWarning.deadline_key, DeadlineWarning.threshold)
+    ).all()
+    return {(case_id, key, threshold) for case_id, key, threshold in rows}
+
+
 def record_warning(
     session: Session, case_id: int, deadline_key: str, threshold: int, now: datetime
 ) -> bool:

@@ -115,3 +115,50 @@ def test_a_scheduler_that_was_down_sends_the_most_urgent_warning_once(
             .all()
         )
     assert rows == [1]
+
+
+def test_many_due_warnings_are_recorded_in_small_batches_each_once(
+    bot: Bot, clock: Clock, monkeypatch: Any
+) -> None:
+    import bot.notifications as notifications
+
+    monkeypatch.setattr(notifications, "DEADLINE_BATCH", 2)
+    start = clock()
+    cases = [_file_case(bot, start, f"AAAA-AAAA-AAAA-AAB{n}") for n in range(5)]
+    clock.advance(days=29, hours=12)
+    committed: list[int] = []
+    transaction = bot.runtime.db.transaction
+
+    def counted():  # type: ignore[no-untyped-def]
+        committed.append(1)
+        return transaction()
+
+    monkeypatch.setattr(bot.runtime.db, "transaction", counted)
+    assert Worker(bot.runtime).notifier.check_deadlines() == 5
+    assert len(committed) == 3, "five warnings in transactions of two"
+    assert Worker(bot.runtime).notifier.check_deadlines() == 0, "each warning once"
+    with bot.runtime.db.transaction() as session:
+        warned = session.execute(select(DeadlineWarning.case_id)).scalars().all()
+    assert sorted(warned) == sorted(cases)
+
+
+def test_the_deadline_scan_does_not_hold_up_the_webhook(bot: Bot) -> None:
+    """The scan reads every open case; on SQLite it must not take the writer lock, or
+    every webhook would wait for it."""
+    import threading
+    import time
+
+    finished: list[float] = []
+    with bot.runtime.db.reading() as session:
+        notices.open_case_events(session)
+
+        def write() -> None:
+            started = time.monotonic()
+            with bot.runtime.db.transaction() as other:
+                repo.claim_event(other, "scan-test-event", datetime.now().astimezone())
+            finished.append(time.monotonic() - started)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=5)
+    assert finished and finished[0] < 2, "a write waited for the scan"
