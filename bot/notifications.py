@@ -18,7 +18,7 @@ from bot.outbox import enqueue_push
 from bot.runtime import Runtime
 from handlers import staff as staff_messages
 from handlers.deadlines import MILESTONES, CaseEventView, warnings_due
-from handlers.deadlines import Warning as DueWarning
+from handlers.deadlines import Warning as DueWarning  # not the builtin
 from handlers.districts import BY_CODE
 from handlers.model import Message
 from store import notices, repo

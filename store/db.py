@@ -69,9 +69,11 @@ class Database:
     def reading(self) -> Iterator[Session]:
         """A consistent read that never holds SQLite's writer lock: for long scans that
         must not stall the webhook. Nothing written in it is kept."""
-        with self._readers() as session, session.begin():
-            yield session
-            session.rollback()
+        with self._readers() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     def dispose(self) -> None:
         self.engine.dispose()
