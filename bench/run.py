@@ -481,22 +481,13 @@ def table(runs: list[dict[str, Any]]) -> str:
 
 def seed(database_url: str, keys: Any, count: int, folder: Path) -> tuple[list[str], float]:
     """Seed ``count`` synthetic cases; returns a sample of their tokens and the seconds."""
+    from bot.cli import demo_vocabulary
     from bot.runtime import utc_now
-    from handlers import districts, tokens
-    from handlers.form import CATEGORIES
-    from handlers.model import CASE_OUTCOMES, CASE_STATUSES
-    from store import repo
     from store.db import Database
-    from store.demo import Vocabulary, seed_cases
+    from store.demo import seed_cases
 
     database = Database(database_url)
-    vocabulary = Vocabulary(
-        categories=CATEGORIES,
-        districts=[(d.code, d.name_th, d.name_en) for d in districts.DISTRICTS],
-        statuses=CASE_STATUSES,
-        outcomes=CASE_OUTCOMES,
-        new_token=lambda: tokens.format_token(repo.new_token_bytes()),
-    )
+    vocabulary = demo_vocabulary()
     started = time.perf_counter()
     done = 0
 

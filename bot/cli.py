@@ -18,6 +18,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.runtime import build_runtime, utc_now
 from store import migrate, outbox, repo
 from store.crypto import CryptoError, WrongPassphrase
+from store.demo import Vocabulary
 from store.keys import (
     IDENTITY_PUBLIC,
     ensure_dev_keys,
@@ -506,16 +507,29 @@ def demo() -> None:
     """Synthetic data for demonstrations and scale tests (development only)."""
 
 
+def demo_vocabulary() -> Vocabulary:
+    """What synthetic cases are made of: the form's categories, Bangkok's districts, and
+    tokens made as real ones are."""
+    from handlers import districts, tokens
+    from handlers.form import CATEGORIES
+    from handlers.model import CASE_OUTCOMES, CASE_STATUSES
+
+    return Vocabulary(
+        categories=CATEGORIES,
+        districts=[(d.code, d.name_th, d.name_en) for d in districts.DISTRICTS],
+        statuses=CASE_STATUSES,
+        outcomes=CASE_OUTCOMES,
+        new_token=lambda: tokens.format_token(repo.new_token_bytes()),
+    )
+
+
 @demo.command("seed")
 @click.option("--cases", "count", type=click.IntRange(min=1), required=True, help="how many")
 @click.option("--seed", type=int, default=None, help="the same seed gives the same cases")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
 def demo_seed(count: int, seed: int | None, batch_size: int) -> None:
     """Fill the register with synthetic cases, encrypted exactly like real ones."""
-    from handlers import districts, tokens
-    from handlers.form import CATEGORIES
-    from handlers.model import CASE_OUTCOMES, CASE_STATUSES
-    from store.demo import Vocabulary, seed_cases
+    from store.demo import seed_cases
 
     settings = _settings("development")
     if not settings.development:
@@ -523,13 +537,7 @@ def demo_seed(count: int, seed: int | None, batch_size: int) -> None:
         raise click.ClickException("demo data is for development only; unset KRASIP_ENV")
     settings = _init(settings)
     runtime = build_runtime(settings)
-    vocabulary = Vocabulary(
-        categories=CATEGORIES,
-        districts=[(d.code, d.name_th, d.name_en) for d in districts.DISTRICTS],
-        statuses=CASE_STATUSES,
-        outcomes=CASE_OUTCOMES,
-        new_token=lambda: tokens.format_token(repo.new_token_bytes()),
-    )
+    vocabulary = demo_vocabulary()
     try:
         with click.progressbar(length=count, label="Seeding cases", file=sys.stderr) as bar:
             summary = seed_cases(
