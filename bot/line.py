@@ -81,8 +81,8 @@ class LineGateway:
         """POST a message body through the SDK's client (auth, user agent, ApiException).
 
         Our message dicts are built by ``handlers`` and checked against LINE's rules in the
-        tests; turning them into the SDK's pydantic models and back costs about 1 ms of CPU
-        per send, the largest share of a send, so the dict goes to the client as it is.
+        tests; turning them into the SDK's pydantic models and back was the largest share of a
+        send's CPU, so the dict goes to the client as it is.
         """
         api, _ = self._clients()
         headers = {"Content-Type": "application/json", "Accept": "application/json"}

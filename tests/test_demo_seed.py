@@ -10,15 +10,14 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.cli import main
+from bot.cli import demo_vocabulary, main
 from bot.runtime import utc_now
-from handlers import districts, tokens
 from handlers.form import CATEGORIES
 from handlers.model import CASE_OUTCOMES, CASE_STATUSES
 from store import migrate, repo
 from store.crypto import IdentityPrivateKey
 from store.db import Database
-from store.demo import CHANNELS, Vocabulary, seed_cases
+from store.demo import CHANNELS, seed_cases
 from store.models import Case, CaseEvent
 from tests.conftest import Keys
 
@@ -37,16 +36,6 @@ def _environment(tmp_path: Path, database_url: str, keys: Keys, env: str) -> dic
         "KRASIP_DATA_KEYS": keys.material.data_keys,
         "KRASIP_LOOKUP_PEPPER": keys.material.pepper,
     }
-
-
-def _vocabulary() -> Vocabulary:
-    return Vocabulary(
-        categories=CATEGORIES,
-        districts=[(d.code, d.name_th, d.name_en) for d in districts.DISTRICTS],
-        statuses=CASE_STATUSES,
-        outcomes=CASE_OUTCOMES,
-        new_token=lambda: tokens.format_token(repo.new_token_bytes()),
-    )
 
 
 def test_demo_seed_fills_the_register_with_cases_spread_like_real_ones(
@@ -123,7 +112,7 @@ def test_seeded_cases_are_found_by_their_tokens(database_url: str, keys: Keys) -
     keyring = keys.material.keyring()
     try:
         summary = seed_cases(
-            database, keyring, _vocabulary(), count=120, now=utc_now(), seed=3, keep_tokens=10
+            database, keyring, demo_vocabulary(), count=120, now=utc_now(), seed=3, keep_tokens=10
         )
         assert summary.cases == 120 and sum(summary.by_channel.values()) == 120
         assert len(summary.sample_tokens) >= 10
