@@ -70,7 +70,8 @@ def _init(settings: Settings) -> Settings:
         settings = _settings("development", instance_path=settings.instance_path)
     elif settings.keys is None:
         raise click.ClickException("production keys are not configured: see `krasip keys generate`")
-    migrate.upgrade(settings.database_url)
+    keyring = settings.keys.keyring() if settings.keys else None
+    migrate.upgrade(settings.database_url, keyring=keyring)
     return settings
 
 

@@ -54,6 +54,20 @@ _PRIVATE_KEY_KIND = "krasip-identity-private-key"
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**17, 8, 1
 
 
+def bind(purpose: str, *place: object) -> str:
+    """Associated data naming where a ciphertext belongs: its purpose and its row.
+
+    A ciphertext copied to another row (or column) then fails to open, so a database
+    writer cannot make one case show another's content or identity.
+    """
+    if not place:
+        raise ValueError("a bound ciphertext needs the identity of its row")
+    parts = [purpose, *(str(p) for p in place)]
+    if any("|" in part or not part for part in parts):
+        raise ValueError("purpose and row identity must be non-empty and contain no '|'")
+    return "|".join(parts)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 

@@ -183,7 +183,7 @@ def bot(
     bot_overrides: dict[str, Any],
 ) -> Iterator[Bot]:
     settings = make_settings(tmp_path, database_url, keys, line.url, **bot_overrides)
-    migrate.upgrade(settings.database_url)
+    migrate.upgrade(settings.database_url, keyring=keys.material.keyring())
     app = create_app(settings, clock=clock)
     server = EmulatorServer(app).start()
     line.app.config["EMULATOR_WEBHOOK_URL"] = server.url + "/callback"  # type: ignore[attr-defined]
