@@ -17,7 +17,13 @@ from dotenv import load_dotenv
 from bot.config import ConfigError, Settings, load_settings
 from bot.runtime import build_runtime, utc_now
 from store import migrate, outbox, repo
-from store.crypto import CryptoError, WrongPassphrase
+from store.crypto import (
+    CryptoError,
+    LegacySealedIdentity,
+    MisplacedCiphertext,
+    WrongPassphrase,
+    is_bound_identity,
+)
 from store.demo import Vocabulary
 from store.keys import (
     IDENTITY_PUBLIC,
@@ -230,27 +236,103 @@ def keys_open(
     runtime = build_runtime(_settings())
     from sqlalchemy import select
 
+    refused: CryptoError | None = None
     with runtime.db.transaction() as session:
         case = session.scalars(select(Case).where(Case.number == case_number.strip())).first()
         if case is None:
             raise click.ClickException(f"no case {case_number}")
-        if case.identity_sealed is None:
-            raise click.ClickException(f"{case.number} is anonymous: there is no identity to open")
+        number = case.number
         try:
-            identity = key.open(case.identity_sealed)
+            held = repo.sealed_identity(runtime.keys, case)
+            if held is None:
+                raise click.ClickException(f"{number} is anonymous: there is no identity to open")
+            identity = key.open(held.sealed, held.case_number, draft=held.draft)
+        except (LegacySealedIdentity, MisplacedCiphertext) as exc:
+            # Recorded as refused, never as an opening of this case's identity.
+            refused = exc
+            kind = "legacy" if isinstance(exc, LegacySealedIdentity) else "misplaced"
+            repo.audit(
+                session,
+                actor=actor,
+                action="identity.open_refused",
+                now=utc_now(),
+                case_id=case.id,
+                detail=f"cli; {kind}",
+            )
         except CryptoError as exc:
             raise click.ClickException(str(exc)) from exc
-        repo.audit(
-            session,
-            actor=actor,
-            action="identity.open",
-            now=utc_now(),
-            case_id=case.id,
-            detail=f"cli; reason: {reason.strip()}",
-        )
-    click.echo(f"Identity of {case.number} (this opening has been audited):")
+        else:
+            repo.audit(
+                session,
+                actor=actor,
+                action="identity.open",
+                now=utc_now(),
+                case_id=case.id,
+                detail=f"cli; reason: {reason.strip()}",
+            )
+    if refused is not None:
+        raise click.ClickException(str(refused))
+    click.echo(f"Identity of {number} (this opening has been audited):")
     for field_name, value in sorted(identity.items()):
         click.echo(f"  {field_name}: {value}")
+
+
+@keys.command("rebind")
+@click.option("--private-key", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--actor", required=True, help="the custodian's name (audited)")
+@click.option(
+    "--passphrase",
+    prompt=True,
+    hide_input=True,
+    help="the custodian passphrase (prompted, hidden, when not given)",
+)
+def keys_rebind(private_key: Path, actor: str, passphrase: str) -> None:
+    """Re-seal identities sealed before they were bound to their case (custodians only).
+
+    Each old-form identity is opened with the private key, in memory only, and sealed
+    again bound to the number of the case it is on; each re-sealing is audited. Nothing
+    opened is printed. Run it once after upgrading; it skips rows already bound.
+    """
+    try:
+        key = load_private_key(private_key, passphrase)
+    except WrongPassphrase as exc:
+        raise click.ClickException("the passphrase does not open this key file") from exc
+    except CryptoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    from sqlalchemy import select
+
+    runtime = build_runtime(_settings())
+    if key.public_key().fingerprint() != runtime.keys.identity.fingerprint():
+        raise click.ClickException("this private key does not match the server's public key")
+    rebound, failed = 0, []
+    with runtime.db.transaction() as session:
+        legacy = session.scalars(
+            select(Case).where(Case.identity_sealed.is_not(None)).order_by(Case.id)
+        ).all()
+        for case in legacy:
+            assert case.identity_sealed is not None
+            if is_bound_identity(case.identity_sealed):
+                continue
+            try:
+                repo.rebind_identity(runtime.keys, case, key.open_legacy(case.identity_sealed))
+            except CryptoError:
+                failed.append(case.number)
+                continue
+            repo.audit(
+                session,
+                actor=actor,
+                action="identity.rebind",
+                now=utc_now(),
+                case_id=case.id,
+                detail="cli; re-sealed bound to the case number",
+            )
+            rebound += 1
+    click.echo(f"{rebound} identit{'y' if rebound == 1 else 'ies'} re-sealed bound to their case")
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} could not be opened with this key (left as they were): "
+            + ", ".join(failed)
+        )
 
 
 # --- audit -----------------------------------------------------------------------------

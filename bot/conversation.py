@@ -7,8 +7,10 @@ returns through ``store``, and queues its replies in the outbox.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,14 +50,17 @@ from handlers.model import (
     FetchMedia,
     Incoming,
     LookupOutcome,
+    MarkFailedFilesTold,
     MarkStaffMessagesRead,
     MediaRef,
     RecordLookupFailure,
+    SealIdentity,
     StaffMessage,
     StopUpdates,
     SubmitReport,
 )
 from store import media, notices, repo
+from store.crypto import Keyring, identity_draft_binding
 from store.models import Case, StaffUser
 from store.outbox import Delivery
 
@@ -98,9 +103,10 @@ def _incoming(event: Event) -> Incoming | None:
     return Incoming(kind="other")
 
 
-def draft_key(reporter_key: str, draft_id: str) -> str:
-    """Attachments of a draft are filed under a key no other reporter's draft can share."""
-    return hashlib.sha256(f"{reporter_key}\x00{draft_id}".encode()).hexdigest()
+def draft_key(draft_id: str) -> str:
+    """Attachments of a draft are filed under a hash of its random id: nothing that names
+    the chat, so an old attachment row cannot be traced to a LINE account."""
+    return hashlib.sha256(f"draft\x00{draft_id}".encode()).hexdigest()
 
 
 class EventProcessor:
@@ -135,7 +141,7 @@ class EventProcessor:
         event_id = getattr(event, "webhook_event_id", None)
         try:
             with self.rt.db.transaction() as session:
-                if event_id and not repo.claim_event(session, event_id, now):
+                if event_id and not repo.claim_event(session, self.rt.keys, event_id, now):
                     return []  # a redelivery or duplicate: already handled
                 return self._dispatch(session, event, now)
         except OperationalError:
@@ -145,7 +151,7 @@ class EventProcessor:
             # was; they are told to try again. Log the failure's kind, never its content.
             log_failure(log, f"event {event_id} could not be handled", exc)
         with self.rt.db.transaction() as session:
-            if event_id and not repo.claim_event(session, event_id, now):
+            if event_id and not repo.claim_event(session, self.rt.keys, event_id, now):
                 return []
             return self._failure_notice(session, event, now)
 
@@ -158,26 +164,30 @@ class EventProcessor:
         staff_reply = self._staff_chat(session, event, user_id, now)
         if staff_reply is not None:
             return self._answer(session, user_id, reply_token, staff_reply, now)
-        reporter_key = self.rt.keys.reporter_key(user_id)
         if isinstance(event, UnfollowEvent):
             # The reporter blocked the bot: nothing more can be said, so keep no draft.
-            state = repo.lock_conversation(session, self.rt.keys, reporter_key, now)
-            if state and state.get("draft_id"):
-                media.discard_draft(session, draft_key(reporter_key, state["draft_id"]))
-            repo.save_conversation(session, self.rt.keys, reporter_key, None, now)
+            held = repo.lock_conversation(session, self.rt.keys, user_id, now)
+            if held.state and held.state.get("draft_id"):
+                media.discard_draft(session, draft_key(str(held.state["draft_id"])))
+            repo.save_conversation(session, self.rt.keys, held, None, None)
             return []
         incoming = _incoming(event)
         if incoming is None:
             return []
-        state = repo.lock_conversation(session, self.rt.keys, reporter_key, now)
+        held = repo.lock_conversation(session, self.rt.keys, user_id, now)
         ctx = Context(
-            now=now, lookup=lambda token: self._lookup(session, token, now), limits=self.rt.limits
+            now=now,
+            lookup=lambda token: self._lookup(session, token, now),
+            limits=self.rt.limits,
+            entropy=secrets.token_hex(12),
+            seal_identity=_identity_sealer(self.rt.keys),
         )
-        result = handlers.handle(state, incoming, ctx)
+        result = handlers.handle(held.state, incoming, ctx)
         replies = list(result.replies)
         for effect in result.effects:
-            replies.extend(self._apply(session, effect, user_id, reporter_key, now))
-        repo.save_conversation(session, self.rt.keys, reporter_key, result.state, now)
+            replies.extend(self._apply(session, effect, user_id, now))
+        keep = handlers.keep_until(result.state, now, self.rt.limits)
+        repo.save_conversation(session, self.rt.keys, held, result.state, keep)
         if not replies:
             return []
         purpose = "receipt" if any(isinstance(e, SubmitReport) for e in result.effects) else "reply"
@@ -313,12 +323,13 @@ class EventProcessor:
             updated_at=case.updated_at,
             public_note=repo.public_note(self.rt.keys, case),
             unread_staff_messages=tuple(StaffMessage(i, at, text) for i, at, text in unread),
+            failed_files=media.untold_failures(session, case.id),
         )
 
     # --- effects ---------------------------------------------------------------------
 
     def _apply(
-        self, session: Session, effect: Effect, user_id: str, reporter_key: str, now: datetime
+        self, session: Session, effect: Effect, user_id: str, now: datetime
     ) -> list[dict[str, Any]]:
         keys = self.rt.keys
         if isinstance(effect, SubmitReport):
@@ -336,9 +347,9 @@ class EventProcessor:
                 anonymous=effect.anonymous,
                 meets_anonymous_bar=effect.meets_anonymous_bar,
                 content=report,
-                identity=_identity_record(effect.identity, user_id),
+                identity=_identity_record(effect, user_id),
                 notify_user_id=user_id if effect.notify else None,
-                draft_key=draft_key(reporter_key, effect.draft_id),
+                draft_key=draft_key(effect.draft_id),
             )
             log.info("case %s filed", created.number)
             case = session.get(Case, created.case_id)
@@ -352,7 +363,7 @@ class EventProcessor:
                 line_message_id=effect.media.message_id,
                 kind=effect.media.kind,
                 now=now,
-                draft_key=draft_key(reporter_key, effect.draft_id) if effect.draft_id else None,
+                draft_key=draft_key(effect.draft_id) if effect.draft_id else None,
                 case_id=effect.case_id,
                 file_name=effect.media.file_name,
             )
@@ -362,13 +373,16 @@ class EventProcessor:
                 )
             return []
         if isinstance(effect, DiscardDraft):
-            media.discard_draft(session, draft_key(reporter_key, effect.draft_id))
+            media.discard_draft(session, draft_key(effect.draft_id))
             return []
         if isinstance(effect, AddReporterMessage):
             repo.add_message(session, keys, effect.case_id, "reporter", effect.text, now)
             self.notifier.reporter_activity(
                 session, effect.case_id, staff_messages.REPORTER_MESSAGE, now
             )
+            return []
+        if isinstance(effect, MarkFailedFilesTold):
+            media.mark_failures_told(session, effect.case_id)
             return []
         if isinstance(effect, MarkStaffMessagesRead):
             repo.mark_messages_read(session, effect.case_id, effect.message_ids, now)
@@ -391,9 +405,22 @@ def _district_code(report: dict[str, Any]) -> str | None:
     return str(code) if code else None
 
 
-def _identity_record(identity: dict[str, str] | None, user_id: str) -> dict[str, str] | None:
-    """What gets sealed: the reporter's own details, and for a confidential report the
-    LINE user ID too, so the custodian can reach them. Anonymous reports seal nothing."""
-    if not identity:
+def _identity_sealer(keys: Keyring) -> SealIdentity:
+    """Seals an identity answer to the custodian's public key the moment it is typed,
+    bound to its draft: the server keeps only what it can never open again."""
+
+    def seal(draft_id: str, field: str, value: str) -> str:
+        sealed = keys.identity.seal_part(field, value, draft=identity_draft_binding(draft_id))
+        return base64.b64encode(sealed).decode("ascii")
+
+    return seal
+
+
+def _identity_record(effect: SubmitReport, user_id: str) -> repo.TypedIdentity | None:
+    """What gets sealed: the reporter's own details (sealed as they were typed), and for a
+    confidential report the LINE user ID too, so the custodian can reach them; it is
+    sealed at filing, bound to the case number. Anonymous reports seal nothing."""
+    if not effect.identity:
         return None
-    return {**identity, "line_user_id": user_id}
+    typed = {k: base64.b64decode(v, validate=True) for k, v in effect.identity.items()}
+    return repo.TypedIdentity(effect.draft_id, typed, {"line_user_id": user_id})

@@ -135,14 +135,19 @@ class Notifier:
         )
 
     def reporter_update(self, session: Session, case: Case, now: datetime) -> list[int]:
-        """Tell an opted-in reporter there is news — only that; the token shows the rest."""
-        address = repo.notify_address(self.rt.keys, case)
-        if address is None:
+        """Tell an opted-in reporter there is news — only that; the token shows the rest.
+
+        A closed case says so one last time, then its update link is destroyed: the
+        reporter chose the link until the case closes, not longer."""
+        addresses = repo.update_addresses(session, self.rt.keys, case.id)
+        if case.status == "closed":
+            repo.forget_update_links(session, case.id)
+        if not addresses:
             return []
         return enqueue_push(
             session,
             self.rt.keys,
-            to=[address],
+            to=addresses,
             messages=handlers.update_notice(case.lang),
             now=now,
             purpose="update",

@@ -15,12 +15,17 @@ from bot.line import ContentUnavailable
 from bot.logs import log_failure
 from bot.notifications import Notifier
 from bot.runtime import Runtime
-from store import media, notices, outbox, repo, staff
+from store import media, notices, outbox, repo, sanitize, staff, vault
 
 log = logging.getLogger(__name__)
 
-MEDIA_MAX_ATTEMPTS = 5
-EVENT_MEMORY = timedelta(days=7)  # LINE redelivers for a much shorter time than this
+MEDIA_MAX_ATTEMPTS = 5  # counted when an item is claimed, however the attempt ends
+MEDIA_BATCH = 10  # items per pass
+# One cleaning's bounds: a child process with this much memory and time, or it is killed.
+MEDIA_CLEANING = sanitize.Limits()
+# How long a claimed item is left alone: the cleaning's wall clock plus a margin (the
+# download's own timeout is added); a worker that dies leaves it to be claimed after this.
+MEDIA_CLEANING_LEASE = timedelta(seconds=MEDIA_CLEANING.wall_seconds + 30)
 CLEANING_EVERY = timedelta(minutes=1)
 DIGEST_CHECK_EVERY = timedelta(minutes=1)
 ORPHAN_AGE = timedelta(days=7)
@@ -78,53 +83,90 @@ class Worker:
         return total
 
     def fetch_media(self) -> int:
+        """Fetch, clean and store due evidence, one item per claim so no lease runs out
+        while the items before it are cleaned; returns how many items were dealt with."""
+        lease = MEDIA_CLEANING_LEASE + timedelta(seconds=6 * self.rt.settings.line_timeout_seconds)
+        done = 0
         with self.rt.db.transaction() as session:
-            pending = media.claim_pending(session, self.rt.clock())
-        for item in pending:
-            self._fetch_one(item)
-        return len(pending)
+            done += media.give_up_exhausted(session, self.rt.clock(), MEDIA_MAX_ATTEMPTS)
+        for _ in range(MEDIA_BATCH):
+            with self.rt.db.transaction() as session:
+                claimed = media.claim_pending(
+                    session,
+                    self.rt.keys,
+                    self.rt.clock(),
+                    limit=1,
+                    lease=lease,
+                    max_attempts=MEDIA_MAX_ATTEMPTS,
+                )
+            if not claimed:
+                break
+            self._fetch_one(claimed[0])
+            done += 1
+        return done
 
     def _fetch_one(self, item: media.PendingMedia) -> None:
-        settings = self.rt.settings
+        # Logs name the attachment row and a reason, never a message id or any content.
+        final_try = item.attempts >= MEDIA_MAX_ATTEMPTS
         try:
-            data, content_type = self.rt.gateway.content(
-                item.line_message_id, settings.media_max_bytes
+            # What LINE says the type is, like the file's name, is never trusted.
+            data, _declared = self.rt.gateway.content(
+                item.line_message_id, self.rt.settings.media_max_bytes
             )
-            cleaned = media.clean(item.kind, data, content_type)
         except ContentUnavailable as exc:
-            final = not exc.retryable or item.attempts >= MEDIA_MAX_ATTEMPTS
-            with self.rt.db.transaction() as session:
-                media.mark_failed(session, item.id, self.rt.clock(), error=str(exc), final=final)
+            self._failed(item, str(exc), final=not exc.retryable or final_try)
             log.warning("attachment %s not fetched: %s", item.id, exc)
             return
+        try:
+            cleaned = media.clean_isolated(data, MEDIA_CLEANING)
+        except sanitize.CleanerFailed as exc:
+            self._failed(item, str(exc), final=final_try)
+            log.warning("attachment %s not cleaned (attempt %s): %s", item.id, item.attempts, exc)
+            return
         except media.MediaRejected as exc:
-            with self.rt.db.transaction() as session:
-                media.mark_failed(session, item.id, self.rt.clock(), error=str(exc), final=True)
-            log.warning("attachment %s rejected: %s", item.id, exc)
+            self._failed(item, str(exc), final=True)
+            log.warning("attachment %s refused: %s", item.id, exc)
             return
         with self.rt.db.transaction() as session:
             media.store_content(session, self.rt.keys, item.id, cleaned)
-        log.info("attachment %s stored (%s bytes)", item.id, len(cleaned.content))
+        if cleaned.held_back:
+            log.info("attachment %s held back (%s)", item.id, cleaned.held_back)
+        else:
+            log.info("attachment %s stored clean (%s bytes)", item.id, len(cleaned.content))
+
+    def _failed(self, item: media.PendingMedia, error: str, *, final: bool) -> None:
+        with self.rt.db.transaction() as session:
+            media.mark_failed(session, item.id, self.rt.clock(), error=error, final=final)
 
     def cleaning(self) -> int:
-        """Delete expired drafts and their attachments; forget old event ids and failures."""
+        """Forget what has had its time: expired drafts and follow-up windows (and their
+        files), update links of closed cases, old day keys, event hashes and failures;
+        then shred, so nothing forgotten can be carved back from the database files."""
         now = self.rt.clock()
-        ttl = self.rt.settings.draft_ttl
         with self.rt.db.transaction() as session:
-            stale = repo.delete_stale_conversations(session, self.rt.keys, now - ttl)
+            expired = repo.delete_expired_conversations(session, self.rt.keys, now)
             orphans = 0
-            for reporter_key, state in stale:
+            for state in expired:
                 if state and state.get("draft_id"):
-                    orphans += media.discard_draft(
-                        session, draft_key(reporter_key, str(state["draft_id"]))
-                    )
+                    orphans += media.discard_draft(session, draft_key(str(state["draft_id"])))
             # A backstop for drafts whose conversation vanished some other way.
             orphans += media.discard_orphans(session, now - ORPHAN_AGE)
-            repo.prune_events(session, now - EVENT_MEMORY)
+            links = repo.forget_closed_update_links(session)
+            days = vault.destroy_days_before(session, vault.day_number(now) - vault.DAYS_KEPT + 1)
+            repo.prune_events(session, now)
             repo.prune_lookup_failures(session, now - timedelta(hours=1))
             staff.prune_login_attempts(session, now - timedelta(days=1))
             notices.prune(session, now)
             outbox.prune_sent(session, now - SENT_MEMORY)
-        if stale or orphans:
-            log.info("cleaning: %s expired drafts, %s orphaned attachments", len(stale), orphans)
-        return len(stale) + orphans
+        if not vault.shred(self.rt.db.engine):
+            log.info("shredding postponed: a reader holds an old snapshot")
+        if expired or orphans or links or days:
+            log.info(
+                "cleaning: %s conversations, %s orphaned attachments, %s update links, "
+                "%s day keys forgotten",
+                len(expired),
+                orphans,
+                links,
+                days,
+            )
+        return len(expired) + orphans + links

@@ -8,7 +8,7 @@ below for groups, failures on its side and opt-in update pushes.
 from __future__ import annotations
 
 from handlers import flex
-from handlers.engine import handle, state_lang
+from handlers.engine import handle, keep_until, state_lang
 from handlers.messages import flex as flex_message
 from handlers.messages import text
 from handlers.model import Message
@@ -18,6 +18,7 @@ __all__ = [
     "failure_notice",
     "group_notice",
     "handle",
+    "keep_until",
     "receipt",
     "state_lang",
     "update_notice",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handlers import districts, flex, tokens
+from handlers import districts, flex, identity, tokens
 from handlers.dates import bangkok_today, parse_when, show_date, show_datetime
 from handlers.form import (
     CHOICE_VALUES,
@@ -49,7 +49,9 @@ from handlers.model import (
     Effect,
     FetchMedia,
     Incoming,
+    Limits,
     LookupOutcome,
+    MarkFailedFilesTold,
     MarkStaffMessagesRead,
     MediaRef,
     Message,
@@ -67,7 +69,7 @@ DISTRICT_PAGE = 11  # + "more" + "type the name" = 13 quick replies, LINE's maxi
 MAX_CANDIDATES = 11
 MAX_STAFF_SHOWN = 3  # unread staff messages per status card; the rest wait for the next look
 SUMMARY_CHARS = 300  # long answers are cut in the review card
-MASKED = {"reporter_name", "reporter_contact"}  # identity fields shown masked (8.2.1)
+# Identity answers (handlers.identity.FIELDS) are sealed at typing and shown masked (8.2.1).
 
 CMD = "cmd"  # postback scope of the global commands
 LANG = "lang"
@@ -96,7 +98,11 @@ class _Turn:
         self.replies.append(text(t(self.lang, key, **kw), quick))
 
     def result(self) -> Result:
-        self.state["updated_at"] = self.ctx.now.isoformat()
+        if self.state.get("mode") == "idle":
+            # An idle state keeps no instant: after a report it would be the filing time.
+            self.state.pop("updated_at", None)
+        else:
+            self.state["updated_at"] = self.ctx.now.isoformat()
         new_state: State | None = self.state
         if _is_blank_idle(self.state):
             new_state = None  # nothing worth keeping: no conversation row at all
@@ -114,6 +120,7 @@ def handle(state: State | None, incoming: Incoming, ctx: Context) -> Result:
     """Handle one event from a reporter in a 1:1 chat; never raises on odd input."""
     turn = _Turn(_coerce(state), ctx)
     _expire(turn)
+    identity.seal_plain_answers(ctx, turn.state)
     if incoming.kind == "follow":
         _greet(turn)
         return turn.result()
@@ -152,6 +159,33 @@ def _is_blank_idle(state: State) -> bool:
         and not state.get("lookup_failures")
         and not state.get("cooldown_until")
     )
+
+
+def keep_until(state: State | None, now: datetime, limits: Limits) -> datetime | None:
+    """Until when the shell must keep ``state``; None when it need not be kept at all.
+
+    After this the state is useless (a draft expired, a follow-up window closed, a
+    cool-down ended), so it is destroyed rather than left to link a chat to a case.
+    """
+    if not isinstance(state, dict):
+        return None
+    until: list[datetime] = []
+    mode = state.get("mode")
+    if mode == "form":
+        until.append(now + limits.draft_ttl)
+    elif mode == "followup":
+        since = _when(state.get("followup_at")) or now
+        until.append(since + limits.followup_ttl)
+    elif mode == "await_token" or state_lang(state) != DEFAULT_LANG:
+        # A language choice is remembered for a while, not for ever: a row kept long
+        # after a report would date its filing.
+        until.append(now + limits.followup_ttl)
+    cooldown = _when(state.get("cooldown_until"))
+    if cooldown is not None:
+        until.append(cooldown)
+    failures = [_when(raw) for raw in state.get("lookup_failures") or []]
+    until.extend(at + limits.lookup_window for at in failures if at is not None)
+    return max(until) if until else None
 
 
 def _coerce(state: State | None) -> State:
@@ -214,6 +248,8 @@ def _drop_draft(turn: _Turn) -> None:
 
 
 def _draft_id(ctx: Context, incoming: Incoming) -> str:
+    if ctx.entropy:
+        return "d" + ctx.entropy  # the shell's randomness: the id dates nothing
     # Handlers have no randomness: the time to the microsecond plus a digest of the event.
     seed = f"{ctx.now.isoformat()}|{incoming.kind}|{incoming.text}|{incoming.data}"
     digest = hashlib.sha256(seed.encode("utf-8")).hexdigest()[:8]
@@ -463,10 +499,16 @@ def _show_status(turn: _Turn, case: CaseStatus) -> None:
         public_note=case.public_note,
         staff_messages=[(show_datetime(lang, m.sent_at), m.text) for m in shown],
         more_waiting=len(case.unread_staff_messages) > len(shown),
+        notice=t(lang, "status.files_not_kept", count=case.failed_files)
+        if case.failed_files
+        else None,
     )
     turn.replies.append(flex_message(t(lang, "status.alt", case_number=case.case_number), bubble))
     if shown:
         turn.effects.append(MarkStaffMessagesRead(case.case_id, tuple(m.message_id for m in shown)))
+    if case.failed_files:
+        # Told once, on this card; the next lookup does not repeat it.
+        turn.effects.append(MarkFailedFilesTold(case.case_id))
     turn.state = _idle(lang, turn.state)
     turn.state.update(
         mode="followup",
@@ -591,6 +633,10 @@ def _reask(turn: _Turn) -> None:
 
 def _complete(turn: _Turn, step: Step, value: Any) -> None:
     st = turn.state
+    if step.field in identity.FIELDS and isinstance(value, str):
+        # Sealed now, validated before: the draft never holds the answer in the clear.
+        choice = step.kind == "choice" and any(c.value == value for c in step.choices)
+        value = identity.seal_answer(turn.ctx, st["draft_id"], step.field, value, choice)
     if step.field:
         st["form"][step.field] = value
     if step.id not in st["done"]:
@@ -900,19 +946,12 @@ def _submit(turn: _Turn) -> None:
     st = turn.state
     form: dict[str, Any] = st["form"]
     confidential = is_confidential(st)
-    identity = None
-    if confidential:
-        identity = {
-            "name": str(form.get("reporter_name") or ""),
-            "contact": str(form.get("reporter_contact") or ""),
-            "relation": str(form.get("reporter_relation") or ""),
-        }
     turn.effects.append(
         SubmitReport(
             lang=turn.lang,
             anonymous=not confidential,
             report=_report(st),
-            identity=identity,
+            identity=identity.sealed_identity(form) if confidential else None,
             notify=form.get("notify") is True,
             meets_anonymous_bar=meets_anonymous_bar(st),
             draft_id=st["draft_id"],
@@ -973,11 +1012,6 @@ def _prompt(turn: _Turn, step: Step) -> list[Message]:
     return [text(t(lang, step.prompt_key, **kw), _with_cancel(turn, items))]
 
 
-def _mask(value: str) -> str:
-    value = value.strip()
-    return f"{value[:1]}***" if value else "-"
-
-
 def _short(value: str) -> str:
     return value if len(value) <= SUMMARY_CHARS else value[: SUMMARY_CHARS - 1] + "…"
 
@@ -1004,8 +1038,10 @@ def _summary_value(turn: _Turn, step: Step) -> str:
         if isinstance(parsed, str):
             shown = show_date(lang, datetime.fromisoformat(parsed).date())
         return shown or "-"
-    if step.id in MASKED:
-        return _mask(str(raw or ""))
+    if step.field in identity.FIELDS:
+        chosen = raw.get("choice") if isinstance(raw, dict) else None
+        choice = next((c for c in step.choices if chosen and c.value == chosen), None)
+        return t(lang, choice.label_key) if choice else identity.shown(raw)
     if step.kind == "choice" and step.field:
         stored = {v: k for k, v in CHOICE_VALUES.get(step.id, {}).items()}
         key = stored.get(raw, raw)

@@ -105,6 +105,7 @@ def status_bubble(
     public_note: str | None,
     staff_messages: list[tuple[str, str]],
     more_waiting: bool,
+    notice: str | None = None,
 ) -> Bubble:
     """The status card a token shows; all values already in the reporter's language."""
     body: list[dict[str, Any]] = [
@@ -123,6 +124,9 @@ def status_bubble(
         body.extend(_row(sent, message) for sent, message in staff_messages)
     if more_waiting:
         body.append(_text(t(lang, "status.more_messages"), size="xs", color=MUTED))
+    if notice:
+        body.append({"type": "separator"})
+        body.append(_text(notice, size="sm", color="#B00020"))
     return _bubble(t(lang, "status.title"), body)
 
 

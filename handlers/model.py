@@ -79,6 +79,8 @@ class CaseStatus:
     updated_at: datetime
     public_note: str | None
     unread_staff_messages: tuple[StaffMessage, ...] = ()
+    # Evidence files of this case that could not be kept and the reporter was not told of.
+    failed_files: int = 0
 
 
 class LookupOutcome:
@@ -87,6 +89,11 @@ class LookupOutcome:
     NOT_FOUND = "not_found"
     THROTTLED = "throttled"  # the global ceiling on wrong tokens has been reached
 
+
+SealIdentity = Callable[[str, str, str], str]
+"""Seals one identity answer the moment it is typed: (draft id, field, value) → the value
+sealed to the custodian's public key (base64 text), bound to that draft. The server can
+never open it again; only the custodian's private key can."""
 
 Lookup = Callable[[str], "CaseStatus | str"]
 """Looks up a normalised token (``XXXX-XXXX-XXXX-XXXX``).
@@ -116,6 +123,9 @@ class Context:
     lookup: Lookup
     limits: Limits = field(default_factory=Limits)
     today_bangkok: date | None = None  # for date parsing; defaults to now in Asia/Bangkok
+    entropy: str = ""  # random hex from the shell, for ids that must not date anything
+    # Required once a confidential reporter reaches the identity questions (see SealIdentity).
+    seal_identity: SealIdentity | None = None
 
 
 # --- effects -------------------------------------------------------------------------
@@ -130,7 +140,9 @@ class SubmitReport:
     anonymous: bool
     # category, agency, official, description, when, where, evidence_note, witnesses
     report: dict[str, Any]
-    identity: dict[str, str] | None  # name, contact, relation — only for a confidential report
+    # name, contact, relation — only for a confidential report: each sealed as it was
+    # typed (SealIdentity, bound to ``draft_id``); the shell adds the LINE user ID at filing
+    identity: dict[str, str] | None
     notify: bool  # the reporter wants a LINE message when the case changes
     meets_anonymous_bar: bool  # evidence and witnesses given (seed 003, 8.1.1)
     draft_id: str  # attachments fetched under this id become the case's
@@ -168,6 +180,13 @@ class MarkStaffMessagesRead:
 
 
 @dataclass(frozen=True)
+class MarkFailedFilesTold:
+    """The status card told the reporter that files of this case could not be kept."""
+
+    case_id: int
+
+
+@dataclass(frozen=True)
 class RecordLookupFailure:
     """A wrong token was sent; counts towards the global ceiling."""
 
@@ -186,6 +205,7 @@ Effect = (
     | MarkStaffMessagesRead
     | RecordLookupFailure
     | StopUpdates
+    | MarkFailedFilesTold
 )
 
 

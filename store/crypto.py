@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -42,9 +43,25 @@ class WrongPassphrase(CryptoError):
     """The custodian's passphrase does not open the identity private key file."""
 
 
+class MisplacedCiphertext(CryptoError):
+    """A ciphertext is not where it was written: copied from another row, or tampered.
+
+    Its message names the place (a case number, a row) and never any content."""
+
+
+class LegacySealedIdentity(CryptoError):
+    """An identity sealed before identities were bound to their case: it proves nothing
+    about where it belongs until the custodian re-seals it (`krasip keys rebind`)."""
+
+
 _SUITE = Suite(KEM.MLKEM768_X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
 _SUITE_NAME = "MLKEM768_X25519-HKDF_SHA256-AES_256_GCM"
-_IDENTITY_INFO = b"krasip identity v1"
+# Version 1 sealed the whole record with a fixed info: nothing tied it to its case.
+_IDENTITY_INFO_V1 = b"krasip identity v1"
+# Version 2: a JSON envelope after this prefix; each field is sealed on its own, bound
+# (HPKE info) to the case number, or to its draft when sealed as the reporter typed it.
+IDENTITY_PREFIX = b"krasip-identity/2\n"
+_PART_INFO = "krasip identity v2"
 _MLKEM_PUBLIC_LEN = 1184
 _X25519_LEN = 32
 _MLKEM_SEED_LEN = 64
@@ -66,6 +83,36 @@ def bind(purpose: str, *place: object) -> str:
     if any("|" in part or not part for part in parts):
         raise ValueError("purpose and row identity must be non-empty and contain no '|'")
     return "|".join(parts)
+
+
+def identity_draft_binding(draft_id: str) -> str:
+    """What identity parts typed in a draft are bound to; the case records it when filed."""
+    return hashlib.sha256(b"krasip identity draft\x00" + draft_id.encode()).hexdigest()[:32]
+
+
+def _part_info(scope: str, place: str, field: str) -> bytes:
+    return bind(_PART_INFO, scope, place, field).encode()
+
+
+def is_bound_identity(sealed: bytes) -> bool:
+    """Whether ``sealed`` has the bound (version 2) form; older rows need `keys rebind`."""
+    return sealed.startswith(IDENTITY_PREFIX)
+
+
+def open_in_place(ring: DataKeyring, blob: bytes, aad: str, where: str) -> bytes:
+    """Decrypt a data-key ciphertext bound to its row (``aad`` from :func:`bind`).
+
+    One that does not open there — copied from another row, or changed — raises
+    :class:`MisplacedCiphertext` naming only ``where`` (e.g. "case KRS-2026-000003").
+    """
+    try:
+        return ring.decrypt(blob, aad)
+    except CryptoError as exc:
+        if isinstance(exc.__cause__, InvalidTag):
+            raise MisplacedCiphertext(
+                f"ciphertext does not belong to {where} (moved from another row or tampered)"
+            ) from exc
+        raise
 
 
 def _b64(data: bytes) -> str:
@@ -113,10 +160,45 @@ class IdentityPublicKey:
     def fingerprint(self) -> str:
         return hashlib.sha256(self.raw).hexdigest()[:16]
 
-    def seal(self, identity: dict[str, str]) -> bytes:
-        """Seal an identity record; only the private key can open the result."""
+    def seal_part(self, field: str, value: str, *, draft: str) -> bytes:
+        """Seal one identity field the moment it is typed, bound to its draft
+        (:func:`identity_draft_binding`); :meth:`seal` later puts it in the case's record."""
+        return _SUITE.encrypt(
+            value.encode(), self._hpke_key(), info=_part_info("draft", draft, field)
+        )
+
+    def seal(
+        self,
+        identity: Mapping[str, str],
+        case_number: str,
+        *,
+        typed: Mapping[str, bytes] | None = None,
+    ) -> bytes:
+        """Seal a case's identity record; only the private key can open the result.
+
+        Each field of ``identity`` is bound to ``case_number``; ``typed`` holds fields
+        sealed earlier by :meth:`seal_part`, bound to their draft (the case records which).
+        At least one field must be bound to the case, so the record as a whole is.
+        """
+        if not identity:
+            raise CryptoError("a sealed identity needs at least one field bound to its case")
+        parts: dict[str, dict[str, str]] = {}
+        for field, value in identity.items():
+            ct = _SUITE.encrypt(
+                value.encode(), self._hpke_key(), info=_part_info("case", case_number, field)
+            )
+            parts[field] = {"to": "case", "ct": _b64(ct)}
+        for field, ct in (typed or {}).items():
+            if field in parts:
+                raise CryptoError(f"identity field {field!r} given twice")
+            parts[field] = {"to": "draft", "ct": _b64(ct)}
+        envelope = {"key": self.fingerprint(), "parts": parts}
+        return IDENTITY_PREFIX + json.dumps(envelope, sort_keys=True).encode()
+
+    def seal_legacy(self, identity: dict[str, str]) -> bytes:
+        """The version 1 form, unbound: only for tests of `keys rebind` and migrations."""
         plaintext = json.dumps(identity, ensure_ascii=False, sort_keys=True).encode()
-        return _SUITE.encrypt(plaintext, self._hpke_key(), info=_IDENTITY_INFO)
+        return _SUITE.encrypt(plaintext, self._hpke_key(), info=_IDENTITY_INFO_V1)
 
 
 @dataclass(frozen=True)
@@ -144,10 +226,48 @@ class IdentityPrivateKey:
             mlkem_key.public_key().public_bytes_raw() + x_key.public_key().public_bytes_raw()
         )
 
-    def open(self, sealed: bytes) -> dict[str, str]:
-        """Open a sealed identity record."""
+    def open(self, sealed: bytes, case_number: str, *, draft: str | None = None) -> dict[str, str]:
+        """Open the sealed identity of case ``case_number``.
+
+        ``draft`` is the binding the case recorded for fields typed in its draft. A record,
+        or any field of one, sealed for another case fails with
+        :class:`MisplacedCiphertext`; a version 1 record with :class:`LegacySealedIdentity`.
+        """
+        if not is_bound_identity(sealed):
+            raise LegacySealedIdentity(
+                f"the identity of {case_number} was sealed before identities were bound to "
+                "their case: the custodian re-seals it with `krasip keys rebind`"
+            )
+        misplaced = MisplacedCiphertext(f"the sealed identity does not belong to {case_number}")
         try:
-            plaintext = _SUITE.decrypt(sealed, self._hpke_key(), info=_IDENTITY_INFO)
+            envelope = json.loads(sealed[len(IDENTITY_PREFIX) :])
+            fingerprint = envelope["key"]
+            parts = {
+                str(field): (str(part["to"]), _unb64(str(part["ct"])))
+                for field, part in envelope["parts"].items()
+            }
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise misplaced from exc
+        if fingerprint != self.public_key().fingerprint():
+            raise CryptoError("the sealed identity was sealed to another identity key")
+        record: dict[str, str] = {}
+        for field, (scope, ct) in parts.items():
+            place = case_number if scope == "case" else draft if scope == "draft" else None
+            if place is None:
+                raise misplaced
+            try:
+                value = _SUITE.decrypt(ct, self._hpke_key(), info=_part_info(scope, place, field))
+            except (InvalidTag, ValueError) as exc:
+                raise misplaced from exc
+            record[field] = value.decode()
+        if not any(scope == "case" for scope, _ in parts.values()):
+            raise misplaced
+        return record
+
+    def open_legacy(self, sealed: bytes) -> dict[str, str]:
+        """Open a version 1 (unbound) record: only `krasip keys rebind` does this."""
+        try:
+            plaintext = _SUITE.decrypt(sealed, self._hpke_key(), info=_IDENTITY_INFO_V1)
         except (InvalidTag, ValueError) as exc:
             raise CryptoError("the sealed identity does not open with this key") from exc
         record: dict[str, str] = json.loads(plaintext)
@@ -282,6 +402,27 @@ class DataKeyring:
         return ",".join(f"{key.key_id}:{_b64(key.key)}" for key in keys)
 
 
+# --- per-row keys (the vault's) ----------------------------------------------------
+
+
+def new_secret() -> bytes:
+    """A fresh 256-bit key for one row or one day (see store/vault.py)."""
+    return AESGCM.generate_key(bit_length=256)
+
+
+def row_encrypt(secret: bytes, plaintext: bytes, aad: str) -> bytes:
+    """AES-256-GCM under a vault key: 12-byte nonce, then the sealed box."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(secret).encrypt(nonce, plaintext, aad.encode())
+
+
+def row_decrypt(secret: bytes, blob: bytes, aad: str) -> bytes:
+    try:
+        return AESGCM(secret).decrypt(blob[:12], blob[12:], aad.encode())
+    except (InvalidTag, ValueError) as exc:
+        raise CryptoError("ciphertext does not open here (moved or tampered)") from exc
+
+
 # --- lookup pepper (HMAC) ------------------------------------------------------------
 
 
@@ -317,14 +458,8 @@ class Keyring:
     data: DataKeyring
     pepper: Pepper
 
-    def reporter_key(self, line_user_id: str) -> str:
-        return self.pepper.digest("reporter", line_user_id)
-
     def token_hash(self, token: str) -> str:
         return self.pepper.digest("token", token)
-
-    def notify_key(self, line_user_id: str) -> str:
-        return self.pepper.digest("notify", line_user_id)
 
 
 def new_data_key(key_id: str) -> DataKey:

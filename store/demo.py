@@ -217,7 +217,6 @@ class _Generator:
             }
             if line_user:
                 identity["line_user_id"] = line_user
-        notify = line_user if line_user and rng.random() < 0.5 else None
         steps = self.progress(filed_at, now)
         status = steps[-1][1] if steps else self.vocabulary.statuses[0]
         outcome = self.outcomes.pick(rng) if status == "closed" else None
@@ -235,15 +234,12 @@ class _Generator:
             "outcome": outcome,
             "filed_at": filed_at,
             "updated_at": updated_at,
-            "content_ct": keys.data.encrypt_json(content, repo.CASE_CONTENT),
-            "public_note_ct": keys.data.encrypt_text(rng.choice(PUBLIC_NOTES), repo.CASE_NOTE)
-            if steps and rng.random() < 0.6
-            else None,
+            # Encrypted once the case number is known: both are bound to it.
+            "_content": content,
+            "_identity": identity,
+            "_note": rng.choice(PUBLIC_NOTES) if steps and rng.random() < 0.6 else None,
             "token_hash": keys.token_hash(token),
-            "identity_sealed": keys.identity.seal(identity) if identity else None,
             "identity_key_fingerprint": keys.identity.fingerprint() if identity else None,
-            "notify_ct": keys.data.encrypt_text(notify, repo.CASE_NOTIFY) if notify else None,
-            "notify_key": keys.notify_key(notify) if notify else None,
             "_token": token,
         }
         events = [{"kind": "filed", "at": filed_at, "status": "received", "outcome": None}]
@@ -309,6 +305,13 @@ def seed_cases(
                     rows, _reserve_numbers(session, year, len(rows)), strict=True
                 ):
                     row["number"] = number
+                    row["content_ct"], row["identity_sealed"] = repo.seal_case(
+                        keys, number, row.pop("_content"), row.pop("_identity")
+                    )
+                    note = row.pop("_note")
+                    row["public_note_ct"] = (
+                        repo.seal_public_note(keys, number, note) if note else None
+                    )
             tokens = [row.pop("_token") for row, _ in batch]
             ids = session.scalars(
                 insert(Case).returning(Case.id, sort_by_parameter_order=True),

@@ -11,11 +11,23 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, delete, select, update
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from store.models import Conversation, OutboxMessage, ProcessedEvent, StaffLineLink
+from store.models import Conversation, OutboxMessage, ProcessedEvent, StaffLineLink, VaultKey
 
 
 def table(model: Any) -> Table:
@@ -24,11 +36,13 @@ def table(model: Any) -> Table:
 
 @dataclass(frozen=True)
 class Statements:
-    claim_event: Executable  # b_event_id, b_now
-    lock_conversation: Executable  # b_key, b_now
-    save_conversation: Executable  # b_key, b_state, b_now
+    claim_event: Executable  # b_event_key, b_day, b_before
+    lock_conversation: Executable  # b_key, b_expires
+    save_conversation: Executable  # b_key, b_key_id, b_state, b_expires
     drop_conversation: Executable  # b_key
     add_outbox: Executable  # the outbox row's columns
+    add_vault_key: Executable  # id, wrapped
+    destroy_sent_keys: Executable  # b_ids
     mark_sent: Executable  # b_ids, b_now
     staff_for_line: Executable  # b_line_key
 
@@ -37,36 +51,53 @@ class Statements:
 def _build(dialect: str) -> Statements:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     events, conversations = table(ProcessedEvent), table(Conversation)
-    outbox, links = table(OutboxMessage), table(StaffLineLink)
+    outbox, links, keys = table(OutboxMessage), table(StaffLineLink), table(VaultKey)
     upsert = insert(conversations).values(
-        reporter_key=bindparam("b_key"), state_ct=None, updated_at=bindparam("b_now")
+        reporter_key=bindparam("b_key"),
+        key_id=None,
+        state_ct=None,
+        expires_at=bindparam("b_expires"),
     )
+    # Not yet seen today, nor yesterday under yesterday's key (a redelivery at midnight).
+    new_event = select(
+        bindparam("b_event_key", type_=String), bindparam("b_day", type_=Integer)
+    ).where(~exists().where(events.c.event_key == bindparam("b_before", type_=String)))
     return Statements(
         claim_event=insert(events)
-        .values(webhook_event_id=bindparam("b_event_id"), received_at=bindparam("b_now"))
-        .on_conflict_do_nothing(index_elements=["webhook_event_id"])
-        .returning(events.c.webhook_event_id),
+        .from_select(["event_key", "day"], new_event)
+        .on_conflict_do_nothing(index_elements=["event_key"])
+        .returning(events.c.event_key),
         # Updating the row it may have just inserted takes the row lock on PostgreSQL.
         lock_conversation=upsert.on_conflict_do_update(
             index_elements=["reporter_key"],
             set_={"reporter_key": upsert.excluded.reporter_key},
-        ).returning(conversations.c.state_ct),
+        ).returning(conversations.c.key_id, conversations.c.state_ct),
         save_conversation=update(conversations)
         .where(conversations.c.reporter_key == bindparam("b_key"))
-        .values(state_ct=bindparam("b_state"), updated_at=bindparam("b_now")),
+        .values(
+            key_id=bindparam("b_key_id", type_=BigInteger),
+            state_ct=bindparam("b_state", type_=LargeBinary),
+            expires_at=bindparam("b_expires"),
+        ),
         drop_conversation=delete(conversations).where(
             conversations.c.reporter_key == bindparam("b_key")
         ),
         add_outbox=outbox.insert().returning(outbox.c.id),
+        add_vault_key=keys.insert(),
+        destroy_sent_keys=delete(keys).where(
+            keys.c.id.in_(
+                select(outbox.c.key_id).where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
+            )
+        ),
         mark_sent=update(outbox)
         .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
         .values(
             state="sent",
             sent_at=bindparam("b_now"),
             locked_until=None,
+            key_id=None,
             to_ct=None,
             payload_ct=None,
-            reply_token=None,
             last_error=None,
         ),
         staff_for_line=select(links.c.staff_id).where(links.c.line_key == bindparam("b_line_key")),

@@ -50,22 +50,53 @@ class Base(DeclarativeBase):
 
 
 class ProcessedEvent(Base):
-    """Webhook events already handled, so a redelivery changes nothing."""
+    """Webhook events already handled, so a redelivery changes nothing.
+
+    Only a keyed hash of LINE's event id is kept, under a day key the vault destroys after
+    two days (LINE can map an event id to its user), and only the day it came.
+    """
 
     __tablename__ = "processed_event"
 
-    webhook_event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    event_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class Conversation(Base):
-    """A reporter's conversation state (the draft form), encrypted; keyed by reporter_key."""
+    """A reporter's conversation state (the draft form), sealed under a vault key that is
+    replaced at every save; keyed by ``reporter_key``, a hash of the LINE user ID under a
+    day key the vault destroys, so an old row names nobody."""
 
     __tablename__ = "conversation"
 
     reporter_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int | None] = mapped_column(BigInteger)
     state_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # When the state must be forgotten, rounded up to ten minutes: no exact instants.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class VaultKey(Base):
+    """One row's own key, wrapped under the data key. Destroying it makes that row's
+    ciphertext, wherever a copy survives (old row versions, logs, backups), unreadable.
+
+    On PostgreSQL this table is UNLOGGED (never in the write-ahead log) and rewritten
+    after deletions; on SQLite deletions are zeroed (secure_delete) and the log truncated.
+    """
+
+    __tablename__ = "vault_key"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class VaultEpoch(Base):
+    """One day's key for keyed hashes of LINE identifiers; destroyed after two days."""
+
+    __tablename__ = "vault_epoch"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CaseCounter(Base):
@@ -99,10 +130,6 @@ class Case(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_key_fingerprint: Mapped[str | None] = mapped_column(String(32))
-    # Only when the reporter opted in to update pushes: the LINE user ID, encrypted, and
-    # an HMAC of it so "stop updates" can find the cases without decrypting every row.
-    notify_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
-    notify_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
     messages: Mapped[list[CaseMessage]] = relationship(
         back_populates="case", order_by="CaseMessage.id"
@@ -110,6 +137,19 @@ class Case(Base):
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="case", order_by="Attachment.id"
     )
+
+
+class UpdateLink(Base):
+    """The one link a reporter may choose: their LINE user ID, sealed under this row's own
+    vault key, so the bot can say "there is an update". Destroyed when the case closes or
+    the reporter sends "stop updates"; nothing else ties a case to a chat."""
+
+    __tablename__ = "update_link"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[int] = mapped_column(BigInteger)
+    address_ct: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CaseMessage(Base):
@@ -151,7 +191,10 @@ class Attachment(Base):
         ForeignKey("case.id", ondelete="CASCADE"), index=True
     )
     draft_key: Mapped[str | None] = mapped_column(String(64), index=True)
-    line_message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # LINE can tell which account sent a message id: it is kept only sealed under a vault
+    # key of its own, destroyed once the file is stored or given up on.
+    line_message_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    line_message_key: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -162,6 +205,13 @@ class Attachment(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     file_name_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     blob_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Kinds of metadata the clean copy lost ("gps,camera,capture_time"), never values.
+    removed: Mapped[str | None] = mapped_column(String(300))
+    # Why a file kept as sent is held back from staff; None when it was cleaned.
+    held_back: Mapped[str | None] = mapped_column(String(32))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A file that could not be kept is mentioned once, at the reporter's next lookup.
+    reporter_told: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -171,8 +221,8 @@ class Attachment(Base):
 class OutboxMessage(Base):
     """Every message the bot sends goes out through here, after the commit that caused it.
 
-    The destination and the messages are encrypted (a receipt carries the tracking token)
-    and wiped once delivered.
+    The destination, the reply token and the messages are sealed under the row's own vault
+    key (a receipt carries the tracking token), destroyed once delivered.
     """
 
     __tablename__ = "outbox_message"
@@ -180,7 +230,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # "reply" | "push" | "multicast"
     purpose: Mapped[str] = mapped_column(String(32), default="reply")
-    reply_token: Mapped[str | None] = mapped_column(String(128))
+    key_id: Mapped[int | None] = mapped_column(BigInteger)
     reply_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     to_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     payload_ct: Mapped[bytes | None] = mapped_column(LargeBinary)

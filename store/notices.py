@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store import hot
-from store.crypto import Keyring
+from store.crypto import Keyring, MisplacedCiphertext, bind, open_in_place
 from store.models import (
     Case,
     CaseEvent,
@@ -33,6 +34,8 @@ LINK_ATTEMPTS_ALLOWED = 5
 LINK_WINDOW = timedelta(minutes=15)
 STAFF_LINE = "staff.line_user"
 GROUP_ID = "notification_group.id"
+
+log = logging.getLogger(__name__)
 
 
 class LinkRefused(Enum):
@@ -122,7 +125,7 @@ def link_staff_line(
     session.add(
         StaffLineLink(
             staff_id=staff_id,
-            line_user_ct=keys.data.encrypt_text(line_user_id, STAFF_LINE),
+            line_user_ct=keys.data.encrypt_text(line_user_id, bind(STAFF_LINE, staff_id)),
             line_key=line_key,
             linked_at=now,
             digest=False,
@@ -145,7 +148,7 @@ def register_group(
     session.add(
         NotificationGroup(
             group_key=group_key,
-            group_id_ct=keys.data.encrypt_text(group_id, GROUP_ID),
+            group_id_ct=keys.data.encrypt_text(group_id, bind(GROUP_ID, group_key)),
             registered_by=staff_id,
             registered_at=now,
             active=True,
@@ -195,31 +198,38 @@ def unlink(session: Session, staff_id: int) -> None:
     session.execute(delete(StaffLineLink).where(StaffLineLink.staff_id == staff_id))
 
 
+def _address(keys: Keyring, blob: bytes, aad: str, where: str) -> str | None:
+    """A LINE address bound to its row; one copied from another row is skipped (and
+    logged by its place only), so a tampered row silences itself and nobody else."""
+    try:
+        return open_in_place(keys.data, blob, aad, where).decode()
+    except MisplacedCiphertext as exc:
+        log.warning("notification address skipped: %s", exc)
+        return None
+
+
 def recipients(session: Session, keys: Keyring) -> list[Recipient]:
     """Every linked, active staff member and every registered group."""
-    found = [
-        Recipient(
-            keys.data.decrypt_text(link.line_user_ct, STAFF_LINE),
-            staff.lang or "th",
-            link.digest,
-            staff.id,
-            staff.role,
-        )
-        for staff, link in session.execute(
-            select(StaffUser, StaffLineLink)
-            .join(StaffLineLink, StaffLineLink.staff_id == StaffUser.id)
-            .where(StaffUser.active.is_(True))
-            .order_by(StaffUser.id)
-        ).all()
-    ]
-    found += [
-        Recipient(keys.data.decrypt_text(group.group_id_ct, GROUP_ID), "th", False, None)
-        for group in session.scalars(
-            select(NotificationGroup)
-            .where(NotificationGroup.active.is_(True))
-            .order_by(NotificationGroup.id)
-        )
-    ]
+    found = []
+    for staff, link in session.execute(
+        select(StaffUser, StaffLineLink)
+        .join(StaffLineLink, StaffLineLink.staff_id == StaffUser.id)
+        .where(StaffUser.active.is_(True))
+        .order_by(StaffUser.id)
+    ).all():
+        where = f"the LINE link of staff account {staff.id}"
+        to = _address(keys, link.line_user_ct, bind(STAFF_LINE, link.staff_id), where)
+        if to is not None:
+            found.append(Recipient(to, staff.lang or "th", link.digest, staff.id, staff.role))
+    for group in session.scalars(
+        select(NotificationGroup)
+        .where(NotificationGroup.active.is_(True))
+        .order_by(NotificationGroup.id)
+    ):
+        where = f"notification group {group.id}"
+        to = _address(keys, group.group_id_ct, bind(GROUP_ID, group.group_key), where)
+        if to is not None:
+            found.append(Recipient(to, "th", False, None))
     return found
 
 

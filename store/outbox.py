@@ -8,6 +8,7 @@ exponential backoff and jitter, until it becomes a dead letter.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -17,9 +18,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from store import hot
-from store.crypto import Keyring
-from store.models import OutboxMessage
+from store import hot, vault
+from store.crypto import CryptoError, Keyring, bind, row_decrypt, row_encrypt
+from store.models import OutboxMessage, VaultKey
 
 OUTBOX_TO = "outbox.to"
 OUTBOX_PAYLOAD = "outbox.payload"
@@ -66,13 +67,16 @@ def enqueue(
     expires = now + reply_ttl if reply_token else None
     retry_key = str(uuid.uuid4())
     attempts = 1 if claim_lease else 0
+    # The row's own key: destroyed at delivery, so no copy of the row names its recipient.
+    key_id, secret = vault.new_key(session, keys)
+    address = {"to": to, "reply_token": reply_token}
     values = {
         "kind": kind,
         "purpose": purpose,
-        "reply_token": reply_token,
+        "key_id": key_id,
         "reply_expires_at": expires,
-        "to_ct": keys.data.encrypt_json(to, OUTBOX_TO),
-        "payload_ct": keys.data.encrypt_json(messages, OUTBOX_PAYLOAD),
+        "to_ct": row_encrypt(secret, _json(address), bind(OUTBOX_TO, retry_key)),
+        "payload_ct": row_encrypt(secret, _json(messages), bind(OUTBOX_PAYLOAD, retry_key)),
         "retry_key": retry_key,
         "state": "sending" if claim_lease else "pending",
         "attempts": attempts,
@@ -94,6 +98,30 @@ def enqueue(
     )
 
 
+def _json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Unreadable(Exception):
+    """An outbox row whose key is gone (a database crash) or that was moved: never sent."""
+
+
+def _open(
+    row: OutboxMessage, keys: Keyring, wrapped: bytes | None
+) -> tuple[dict[str, Any], list[Any]]:
+    if wrapped is None or row.key_id is None or row.to_ct is None or row.payload_ct is None:
+        raise Unreadable("the key of this message was destroyed")
+    try:
+        secret = vault.unwrap(keys, row.key_id, wrapped)
+        address = json.loads(row_decrypt(secret, row.to_ct, bind(OUTBOX_TO, row.retry_key)))
+        messages = json.loads(
+            row_decrypt(secret, row.payload_ct, bind(OUTBOX_PAYLOAD, row.retry_key))
+        )
+    except CryptoError as exc:
+        raise Unreadable("this message does not open here") from exc
+    return address, messages
+
+
 def claim(
     session: Session,
     keys: Keyring,
@@ -107,27 +135,35 @@ def claim(
     due = ((OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now)) | (
         (OutboxMessage.state == "sending") & (OutboxMessage.locked_until < now)
     )
-    query = select(OutboxMessage).where(due)
+    query = (
+        select(OutboxMessage, VaultKey.wrapped)
+        .outerjoin(VaultKey, VaultKey.id == OutboxMessage.key_id)
+        .where(due)
+    )
     if ids is not None:
         query = query.where(OutboxMessage.id.in_(ids))
     query = query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
-    rows = session.scalars(query.with_for_update(skip_locked=True)).all()
+    rows = session.execute(query.with_for_update(skip_locked=True, of=OutboxMessage)).all()
     deliveries = []
-    for row in rows:
+    for row, wrapped in rows:
+        try:
+            address, messages = _open(row, keys, wrapped)
+        except Unreadable as exc:
+            row.state, row.locked_until, row.last_error = "dead", None, str(exc)
+            continue
         row.state = "sending"
         row.locked_until = now + lease
         row.attempts += 1
+        reply_token = address.get("reply_token") if row.kind == "reply" else None
         deliveries.append(
             Delivery(
                 id=row.id,
                 kind=row.kind,
                 purpose=row.purpose,
-                reply_token=row.reply_token,
+                reply_token=reply_token,
                 reply_expires_at=row.reply_expires_at,
-                to=list(keys.data.decrypt_json(row.to_ct, OUTBOX_TO)) if row.to_ct else [],  # type: ignore[call-overload]
-                messages=list(keys.data.decrypt_json(row.payload_ct, OUTBOX_PAYLOAD))  # type: ignore[call-overload]
-                if row.payload_ct
-                else [],
+                to=list(address.get("to") or []),
+                messages=list(messages),
                 retry_key=row.retry_key,
                 attempts=row.attempts,
             )
@@ -136,8 +172,11 @@ def claim(
 
 
 def mark_sent(session: Session, row_ids: list[int], now: datetime) -> None:
-    """Delivered: whoever delivered them, the rows are done and keep no content."""
-    session.execute(hot.statements(session).mark_sent, {"b_ids": row_ids, "b_now": now})
+    """Delivered: whoever delivered them, the rows are done; their keys are destroyed, so
+    no copy of them names a recipient or carries a token."""
+    statements = hot.statements(session)
+    session.execute(statements.destroy_sent_keys, {"b_ids": row_ids})
+    session.execute(statements.mark_sent, {"b_ids": row_ids, "b_now": now})
 
 
 def mark_failed(
@@ -190,7 +229,7 @@ def switch_to_push(session: Session, row_id: int) -> None:
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id, OutboxMessage.state == "sending")
-        .values(kind="push", reply_token=None)
+        .values(kind="push")
     )
 
 

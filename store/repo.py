@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from store import hot
-from store.crypto import Keyring
+from store import hot, vault
+from store.crypto import (
+    CryptoError,
+    Keyring,
+    LegacySealedIdentity,
+    MisplacedCiphertext,
+    bind,
+    identity_draft_binding,
+    is_bound_identity,
+    open_in_place,
+)
 from store.models import (
     Attachment,
     AuditEntry,
@@ -25,14 +35,25 @@ from store.models import (
     Conversation,
     LookupFailure,
     ProcessedEvent,
+    UpdateLink,
 )
+
+log = logging.getLogger(__name__)
 
 # ciphertext purposes: bound as AEAD associated data so columns cannot be swapped
 CONVERSATION = "conversation.state"
 CASE_CONTENT = "case.content"
 CASE_NOTE = "case.public_note"
-CASE_NOTIFY = "case.notify"
+UPDATE_ADDRESS = "update_link.address"
+# keyed hashes under the vault's day keys
+REPORTER = "reporter"
+EVENT = "event"
+COARSE = timedelta(minutes=10)
 MESSAGE_BODY = "case_message.body"
+# A reserved key of the case content: which sealed identity belongs to the case (its
+# SHA-256) and the draft its typed fields were bound to. The content is bound to the case
+# number, so this pins the identity to its case before the custodian's key is needed.
+SEALED_IDENTITY = "_sealed_identity"
 
 
 class StoreError(Exception):
@@ -51,77 +72,222 @@ def _insert(session: Session) -> Any:
 # --- webhook events ------------------------------------------------------------------
 
 
-def claim_event(session: Session, webhook_event_id: str, now: datetime) -> bool:
+def claim_event(session: Session, keys: Keyring, webhook_event_id: str, now: datetime) -> bool:
     """Record an event as processed; False when it was already (a redelivery or duplicate).
 
-    On PostgreSQL a concurrent duplicate waits here for the first transaction and then
-    sees the conflict, so each event is acted on exactly once.
+    Only a hash of LINE's event id under today's day key is kept (yesterday's is checked
+    too), so once the day keys are destroyed no event id can be tied to a row. On
+    PostgreSQL a concurrent duplicate waits here for the first transaction and then sees
+    the conflict, so each event is acted on exactly once.
     """
-    stmt = hot.statements(session).claim_event
-    return session.execute(stmt, {"b_event_id": webhook_event_id, "b_now": now}).first() is not None
+    day = vault.day_number(now)
+    event_key = vault.day_digest(session, keys, EVENT, webhook_event_id, day)
+    before = vault.day_digest(session, keys, EVENT, webhook_event_id, day - 1, create=False)
+    params = {"b_event_key": event_key, "b_day": day, "b_before": before or ""}
+    return session.execute(hot.statements(session).claim_event, params).first() is not None
 
 
-def prune_events(session: Session, before: datetime) -> int:
-    result = session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < before))
+def prune_events(session: Session, now: datetime) -> int:
+    """Forget event hashes whose day key is gone: they could match nothing any more."""
+    oldest = vault.day_number(now) - vault.DAYS_KEPT + 1
+    result = session.execute(delete(ProcessedEvent).where(ProcessedEvent.day < oldest))
     return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
 # --- conversations -------------------------------------------------------------------
 
 
-def lock_conversation(
-    session: Session, keys: Keyring, reporter_key: str, now: datetime
+@dataclass(frozen=True)
+class HeldConversation:
+    """A reporter's conversation row, locked for this transaction."""
+
+    reporter_key: str
+    key_id: int | None
+    state: dict[str, Any] | None
+
+
+def _open_state(
+    session: Session, keys: Keyring, reporter_key: str, key_id: int | None, state_ct: bytes
 ) -> dict[str, Any] | None:
+    try:
+        raw = vault.open(session, keys, key_id, state_ct, bind(CONVERSATION, reporter_key))
+    except CryptoError as exc:
+        # A destroyed key (a database crash on PostgreSQL) or a state copied from another
+        # row: start afresh rather than show anyone a state that is not theirs.
+        log.warning("conversation state unreadable (%s): starting afresh", type(exc).__name__)
+        return None
+    state = json.loads(raw)
+    return state if isinstance(state, dict) else None
+
+
+def lock_conversation(
+    session: Session, keys: Keyring, line_user_id: str, now: datetime
+) -> HeldConversation:
     """Lock the reporter's conversation row for this transaction and return its state.
 
     One upsert both creates a missing row and takes the row lock (PostgreSQL locks a row
     it updates; SQLite's writer lock is already held), so two workers never interleave
-    one reporter's steps.
+    one reporter's steps. The row's key is the LINE user ID hashed under today's day key;
+    a row from yesterday is moved under today's key the first time it is used.
     """
-    state_ct = session.execute(
-        hot.statements(session).lock_conversation, {"b_key": reporter_key, "b_now": now}
-    ).scalar_one()
-    if state_ct is None:
-        return None
-    state = keys.data.decrypt_json(state_ct, CONVERSATION)
-    return state if isinstance(state, dict) else None
+    day = vault.day_number(now)
+    reporter_key = vault.day_digest(session, keys, REPORTER, line_user_id, day)
+    assert reporter_key is not None
+    key_id, state_ct = session.execute(
+        hot.statements(session).lock_conversation,
+        {"b_key": reporter_key, "b_expires": coarse_time(now)},
+    ).one()
+    if state_ct is not None:
+        state = _open_state(session, keys, reporter_key, key_id, state_ct)
+        return HeldConversation(reporter_key, key_id, state)
+    # Yesterday's key, and the pepper's (rows written before day keys existed).
+    before = vault.day_digest(session, keys, REPORTER, line_user_id, day - 1, create=False)
+    earlier = [k for k in (before, keys.pepper.digest(REPORTER, line_user_id)) if k]
+    row = session.execute(
+        select(Conversation.reporter_key, Conversation.key_id, Conversation.state_ct)
+        .where(Conversation.reporter_key.in_(earlier))
+        .with_for_update()
+    ).first()
+    if row is None:
+        return HeldConversation(reporter_key, None, None)
+    state = (
+        _open_state(session, keys, row.reporter_key, row.key_id, row.state_ct)
+        if row.state_ct
+        else None
+    )
+    session.execute(delete(Conversation).where(Conversation.reporter_key == row.reporter_key))
+    vault.destroy(session, [row.key_id])
+    return HeldConversation(reporter_key, None, state)
 
 
 def save_conversation(
-    session: Session, keys: Keyring, reporter_key: str, state: dict[str, Any] | None, now: datetime
+    session: Session,
+    keys: Keyring,
+    held: HeldConversation,
+    state: dict[str, Any] | None,
+    keep_until: datetime | None,
 ) -> None:
-    """Store the new state; a finished conversation leaves no row behind."""
-    if state is None:
-        session.execute(hot.statements(session).drop_conversation, {"b_key": reporter_key})
-        return
-    session.execute(
-        hot.statements(session).save_conversation,
-        {
-            "b_key": reporter_key,
-            "b_state": keys.data.encrypt_json(state, CONVERSATION),
-            "b_now": now,
-        },
-    )
+    """Store the new state under a new key and destroy the old one; a finished
+    conversation leaves no row behind."""
+    statements = hot.statements(session)
+    if state is None or keep_until is None:
+        session.execute(statements.drop_conversation, {"b_key": held.reporter_key})
+    else:
+        plaintext = json.dumps(state, ensure_ascii=False).encode()
+        key_id, state_ct = vault.seal(
+            session, keys, plaintext, bind(CONVERSATION, held.reporter_key)
+        )
+        session.execute(
+            statements.save_conversation,
+            {
+                "b_key": held.reporter_key,
+                "b_key_id": key_id,
+                "b_state": state_ct,
+                "b_expires": coarse_time(keep_until),
+            },
+        )
+    vault.destroy(session, [held.key_id])
 
 
-def delete_stale_conversations(
-    session: Session, keys: Keyring, before: datetime
-) -> list[tuple[str, dict[str, Any] | None]]:
-    """Delete conversations untouched since ``before``; returns their keys and last states."""
+def coarse_time(at: datetime) -> datetime:
+    """``at`` rounded up to ten minutes: when rows must go, never when something happened."""
+    step = COARSE.total_seconds()
+    seconds = at.timestamp()
+    rounded = -(-seconds // step) * step
+    return datetime.fromtimestamp(rounded, tz=at.tzinfo)
+
+
+def delete_expired_conversations(
+    session: Session, keys: Keyring, now: datetime
+) -> list[dict[str, Any] | None]:
+    """Delete conversations whose time is over and destroy their keys; returns their
+    last states (the caller discards a draft's files)."""
     rows = session.execute(
-        select(Conversation.reporter_key, Conversation.state_ct)
-        .where(Conversation.updated_at < before)
+        select(Conversation.reporter_key, Conversation.key_id, Conversation.state_ct)
+        .where(Conversation.expires_at < now)
         .with_for_update(skip_locked=True)
     ).all()
-    stale = []
-    for reporter_key, state_ct in rows:
-        state = keys.data.decrypt_json(state_ct, CONVERSATION) if state_ct else None
-        stale.append((reporter_key, state if isinstance(state, dict) else None))
+    states = [
+        _open_state(session, keys, r.reporter_key, r.key_id, r.state_ct) if r.state_ct else None
+        for r in rows
+    ]
     if rows:
         session.execute(
             delete(Conversation).where(Conversation.reporter_key.in_([r[0] for r in rows]))
         )
-    return stale
+        vault.destroy(session, [r.key_id for r in rows])
+    return states
+
+
+# --- update links (the reporter's choice) ----------------------------------------------
+
+
+def add_update_link(session: Session, keys: Keyring, case_id: int, line_user_id: str) -> None:
+    """Keep the reporter's LINE address for "there is an update" pushes, sealed under its
+    own key: the one link between a chat and a case, and only when the reporter chose it."""
+    link_id = vault.new_id()
+    key_id, address_ct = vault.seal(
+        session, keys, line_user_id.encode(), bind(UPDATE_ADDRESS, link_id, case_id)
+    )
+    session.add(UpdateLink(id=link_id, case_id=case_id, key_id=key_id, address_ct=address_ct))
+
+
+def _open_link(session: Session, keys: Keyring, link: UpdateLink) -> str | None:
+    aad = bind(UPDATE_ADDRESS, link.id, link.case_id)
+    try:
+        return vault.open(session, keys, link.key_id, link.address_ct, aad).decode()
+    except CryptoError as exc:
+        log.warning("update link unreadable (%s)", type(exc).__name__)
+        return None
+
+
+def update_addresses(session: Session, keys: Keyring, case_id: int) -> list[str]:
+    """The LINE addresses that asked for updates on this case."""
+    links = session.scalars(select(UpdateLink).where(UpdateLink.case_id == case_id)).all()
+    found = (_open_link(session, keys, link) for link in links)
+    return [address for address in found if address]
+
+
+def has_update_link(session: Session, case_id: int) -> bool:
+    return session.scalar(select(UpdateLink.id).where(UpdateLink.case_id == case_id)) is not None
+
+
+def forget_update_links(session: Session, case_id: int) -> int:
+    """Destroy the case's update links (it closed): unrecoverable once shredded."""
+    links = session.execute(
+        select(UpdateLink.id, UpdateLink.key_id).where(UpdateLink.case_id == case_id)
+    ).all()
+    if links:
+        vault.destroy(session, [key_id for _, key_id in links])
+        session.execute(delete(UpdateLink).where(UpdateLink.id.in_([i for i, _ in links])))
+    return len(links)
+
+
+def forget_closed_update_links(session: Session) -> int:
+    """A backstop: destroy update links of cases that closed by any path."""
+    closed = session.scalars(
+        select(UpdateLink.case_id).join(Case, Case.id == UpdateLink.case_id).where(
+            Case.status == "closed"
+        )
+    ).all()
+    return sum(forget_update_links(session, case_id) for case_id in set(closed))
+
+
+def stop_updates(session: Session, keys: Keyring, line_user_id: str) -> int:
+    """Destroy every update link of this LINE address; returns how many.
+
+    No lookup key exists for it (a keyed hash would tie the reporter's cases together),
+    so each live link is opened; there are only as many as open cases that chose updates.
+    """
+    matching = [
+        link
+        for link in session.scalars(select(UpdateLink).with_for_update()).all()
+        if _open_link(session, keys, link) == line_user_id
+    ]
+    if matching:
+        vault.destroy(session, [link.key_id for link in matching])
+        session.execute(delete(UpdateLink).where(UpdateLink.id.in_([m.id for m in matching])))
+    return len(matching)
 
 
 # --- cases ---------------------------------------------------------------------------
@@ -149,6 +315,52 @@ class NewCase:
     number: str
 
 
+@dataclass(frozen=True)
+class TypedIdentity:
+    """A confidential reporter's identity as the chat files it: the fields sealed to the
+    custodian's key the moment they were typed (bound to ``draft_id``), plus fields the
+    server adds at filing (the LINE user ID), sealed then and bound to the case number."""
+
+    draft_id: str
+    typed: dict[str, bytes]
+    added: dict[str, str]
+
+
+def _seal_identity(
+    keys: Keyring, number: str, identity: dict[str, str] | TypedIdentity
+) -> tuple[bytes, dict[str, Any]]:
+    """The sealed identity of case ``number`` and the record the case content keeps of it."""
+    draft = None
+    if isinstance(identity, TypedIdentity):
+        draft = identity_draft_binding(identity.draft_id)
+        sealed = keys.identity.seal(identity.added, number, typed=identity.typed)
+    else:
+        sealed = keys.identity.seal(identity, number)
+    return sealed, {"sha256": hashlib.sha256(sealed).hexdigest(), "draft": draft}
+
+
+def _content_aad(number: str) -> str:
+    return bind(CASE_CONTENT, number)
+
+
+def seal_case(
+    keys: Keyring,
+    number: str,
+    content: dict[str, Any],
+    identity: dict[str, str] | TypedIdentity | None,
+) -> tuple[bytes, bytes | None]:
+    """Case ``number``'s content ciphertext and sealed identity, both bound to the number."""
+    sealed = None
+    stored = dict(content)
+    if identity:
+        sealed, stored[SEALED_IDENTITY] = _seal_identity(keys, number, identity)
+    return keys.data.encrypt_json(stored, _content_aad(number)), sealed
+
+
+def seal_public_note(keys: Keyring, number: str, note: str) -> bytes:
+    return keys.data.encrypt_text(note, bind(CASE_NOTE, number))
+
+
 def create_case(
     session: Session,
     keys: Keyring,
@@ -162,12 +374,16 @@ def create_case(
     anonymous: bool,
     meets_anonymous_bar: bool,
     content: dict[str, Any],
-    identity: dict[str, str] | None,
+    identity: dict[str, str] | TypedIdentity | None,
     notify_user_id: str | None,
     draft_key: str | None = None,
 ) -> NewCase:
-    """Create a case: content encrypted, identity sealed, token kept only as an HMAC."""
+    """Create a case: content encrypted, identity sealed, token kept only as an HMAC.
+
+    Both are bound to the case number: copied onto another case, neither opens there.
+    """
     number = next_case_number(session, now.year)
+    content_ct, sealed = seal_case(keys, number, content, identity)
     case = Case(
         number=number,
         channel=channel,
@@ -179,15 +395,15 @@ def create_case(
         status="received",
         filed_at=now,
         updated_at=now,
-        content_ct=keys.data.encrypt_json(content, CASE_CONTENT),
+        content_ct=content_ct,
         token_hash=keys.token_hash(token),
-        identity_sealed=keys.identity.seal(identity) if identity else None,
-        identity_key_fingerprint=keys.identity.fingerprint() if identity else None,
-        notify_ct=keys.data.encrypt_text(notify_user_id, CASE_NOTIFY) if notify_user_id else None,
-        notify_key=keys.notify_key(notify_user_id) if notify_user_id else None,
+        identity_sealed=sealed,
+        identity_key_fingerprint=keys.identity.fingerprint() if sealed else None,
     )
     session.add(case)
     session.flush()
+    if notify_user_id:
+        add_update_link(session, keys, case.id, notify_user_id)
     session.add(CaseEvent(case_id=case.id, kind="filed", at=now, status="received"))
     if draft_key:
         session.execute(
@@ -198,13 +414,63 @@ def create_case(
     return NewCase(case.id, number)
 
 
+def _stored_content(keys: Keyring, case: Case) -> dict[str, Any]:
+    raw = open_in_place(keys.data, case.content_ct, _content_aad(case.number), case.number)
+    content = json.loads(raw)
+    if not isinstance(content, dict):
+        raise MisplacedCiphertext(f"the content of {case.number} is not a report")
+    return content
+
+
 def case_content(session: Session, keys: Keyring, case_id: int) -> dict[str, Any]:
+    """The report; :class:`MisplacedCiphertext` if it was written for another case."""
     case = session.get(Case, case_id)
     if case is None:
         raise CaseNotFound(case_id)
-    content = keys.data.decrypt_json(case.content_ct, CASE_CONTENT)
-    assert isinstance(content, dict)
+    content = _stored_content(keys, case)
+    content.pop(SEALED_IDENTITY, None)
     return content
+
+
+@dataclass(frozen=True)
+class SealedIdentity:
+    """A case's sealed identity, checked to be the one filed with it: what the custodian's
+    key is given, with the case number and draft binding it must have been sealed for."""
+
+    case_number: str
+    sealed: bytes
+    draft: str | None
+
+
+def sealed_identity(keys: Keyring, case: Case) -> SealedIdentity | None:
+    """The case's sealed identity, before anyone opens it; None for an anonymous case.
+
+    Raises :class:`MisplacedCiphertext` when it is not the one filed with this case (the
+    content records its SHA-256) and :class:`LegacySealedIdentity` for a row sealed before
+    identities were bound (the custodian runs `krasip keys rebind`).
+    """
+    if case.identity_sealed is None:
+        return None
+    record = _stored_content(keys, case).get(SEALED_IDENTITY)
+    if isinstance(record, dict):
+        if record.get("sha256") != hashlib.sha256(case.identity_sealed).hexdigest():
+            raise MisplacedCiphertext(f"the sealed identity does not belong to {case.number}")
+        draft = record.get("draft")
+        return SealedIdentity(case.number, case.identity_sealed, draft if draft else None)
+    if is_bound_identity(case.identity_sealed):
+        raise MisplacedCiphertext(f"the sealed identity does not belong to {case.number}")
+    raise LegacySealedIdentity(
+        f"the identity of {case.number} was sealed before identities were bound to their "
+        "case: the custodian re-seals it with `krasip keys rebind`"
+    )
+
+
+def rebind_identity(keys: Keyring, case: Case, identity: dict[str, str]) -> None:
+    """Re-seal a legacy identity (opened by the custodian) bound to its case number."""
+    content = _stored_content(keys, case)
+    case.identity_sealed, content[SEALED_IDENTITY] = _seal_identity(keys, case.number, identity)
+    case.identity_key_fingerprint = keys.identity.fingerprint()
+    case.content_ct = keys.data.encrypt_json(content, _content_aad(case.number))
 
 
 def find_case_by_token(session: Session, keys: Keyring, token: str) -> Case | None:
@@ -212,12 +478,29 @@ def find_case_by_token(session: Session, keys: Keyring, token: str) -> Case | No
 
 
 def public_note(keys: Keyring, case: Case) -> str | None:
-    return keys.data.decrypt_text(case.public_note_ct, CASE_NOTE) if case.public_note_ct else None
+    if case.public_note_ct is None:
+        return None
+    aad = bind(CASE_NOTE, case.number)
+    return open_in_place(keys.data, case.public_note_ct, aad, case.number).decode()
+
+
+def _message_aad(number: str, message: CaseMessage) -> str:
+    return bind(MESSAGE_BODY, number, message.id, message.direction)
+
+
+def message_text(keys: Keyring, case: Case, message: CaseMessage) -> str:
+    """A message's text; :class:`MisplacedCiphertext` if it was written for another place."""
+    where = f"{case.number} (message {message.id})"
+    aad = _message_aad(case.number, message)
+    return open_in_place(keys.data, message.body_ct, aad, where).decode()
 
 
 def unread_staff_messages(
     session: Session, keys: Keyring, case_id: int
 ) -> list[tuple[int, datetime, str]]:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise CaseNotFound(case_id)
     rows = session.scalars(
         select(CaseMessage)
         .where(
@@ -227,7 +510,7 @@ def unread_staff_messages(
         )
         .order_by(CaseMessage.id)
     )
-    return [(m.id, m.created_at, keys.data.decrypt_text(m.body_ct, MESSAGE_BODY)) for m in rows]
+    return [(m.id, m.created_at, message_text(keys, case, m)) for m in rows]
 
 
 def add_message(
@@ -238,14 +521,12 @@ def add_message(
     case = session.get(Case, case_id)
     if case is None:
         raise CaseNotFound(case_id)
-    message = CaseMessage(
-        case_id=case_id,
-        direction=direction,
-        body_ct=keys.data.encrypt_text(text, MESSAGE_BODY),
-        created_at=now,
-    )
+    # The body is bound to the message's id, so the row is written first, then its body.
+    message = CaseMessage(case_id=case_id, direction=direction, body_ct=b"", created_at=now)
     session.add(message)
     case.updated_at = now
+    session.flush()
+    message.body_ct = keys.data.encrypt_text(text, _message_aad(case.number, message))
     session.flush()
     return message.id
 
@@ -281,7 +562,7 @@ def set_status(
     case.updated_at = now
     if public_note is not None:
         case.public_note_ct = (
-            keys.data.encrypt_text(public_note, CASE_NOTE) if public_note else None
+            seal_public_note(keys, case.number, public_note) if public_note else None
         )
     session.add(
         CaseEvent(
@@ -289,20 +570,6 @@ def set_status(
         )
     )
     return case
-
-
-def notify_address(keys: Keyring, case: Case) -> str | None:
-    return keys.data.decrypt_text(case.notify_ct, CASE_NOTIFY) if case.notify_ct else None
-
-
-def stop_updates(session: Session, keys: Keyring, line_user_id: str) -> int:
-    """Forget this LINE address on every case that holds it; returns how many."""
-    result = session.execute(
-        update(Case)
-        .where(Case.notify_key == keys.notify_key(line_user_id))
-        .values(notify_ct=None, notify_key=None)
-    )
-    return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
 # --- wrong tokens (global ceiling) ---------------------------------------------------

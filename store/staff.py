@@ -21,7 +21,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from store import domain
-from store.crypto import Keyring
+from store.crypto import Keyring, bind, open_in_place
 from store.models import AuditEntry, Case, CaseNote, LoginAttempt, StaffUser
 
 ROLES = ("staff", "admin", "custodian")
@@ -146,7 +146,7 @@ def needs_totp(user: StaffUser) -> bool:
 def start_totp_enrolment(keys: Keyring, user: StaffUser) -> str:
     """Give the user a fresh TOTP secret (unconfirmed until a first code matches)."""
     secret = pyotp.random_base32()
-    user.totp_secret_ct = keys.data.encrypt_text(secret, TOTP_SECRET)
+    user.totp_secret_ct = keys.data.encrypt_text(secret, bind(TOTP_SECRET, user.id))
     user.totp_confirmed = False
     user.totp_last_step = None
     return secret
@@ -155,7 +155,9 @@ def start_totp_enrolment(keys: Keyring, user: StaffUser) -> str:
 def totp_secret(keys: Keyring, user: StaffUser) -> str | None:
     if user.totp_secret_ct is None:
         return None
-    return keys.data.decrypt_text(user.totp_secret_ct, TOTP_SECRET)
+    # Bound to the account: another account's secret copied here does not open.
+    aad = bind(TOTP_SECRET, user.id)
+    return open_in_place(keys.data, user.totp_secret_ct, aad, f"staff account {user.id}").decode()
 
 
 def totp_uri(secret: str, username: str) -> str:
@@ -394,10 +396,11 @@ def add_note(
     session: Session, keys: Keyring, case_id: int, author: str, text: str, now: datetime
 ) -> int:
     """An internal note: for staff only, never shown to the reporter."""
-    note = CaseNote(
-        case_id=case_id, at=now, author=author, body_ct=keys.data.encrypt_text(text, NOTE_BODY)
-    )
+    # The body is bound to the note's id and case, so the row is written first.
+    note = CaseNote(case_id=case_id, at=now, author=author, body_ct=b"")
     session.add(note)
+    session.flush()
+    note.body_ct = keys.data.encrypt_text(text, bind(NOTE_BODY, note.id, case_id))
     session.flush()
     return note.id
 
@@ -406,7 +409,13 @@ def notes(session: Session, keys: Keyring, case_id: int) -> list[Note]:
     rows = session.scalars(
         select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.id)
     )
-    return [Note(n.id, n.at, n.author, keys.data.decrypt_text(n.body_ct, NOTE_BODY)) for n in rows]
+    return [Note(n.id, n.at, n.author, _note_text(keys, n)) for n in rows]
+
+
+def _note_text(keys: Keyring, note: CaseNote) -> str:
+    aad = bind(NOTE_BODY, note.id, note.case_id)
+    where = f"case {note.case_id} (note {note.id})"
+    return open_in_place(keys.data, note.body_ct, aad, where).decode()
 
 
 # --- audit views ---------------------------------------------------------------------

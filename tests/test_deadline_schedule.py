@@ -155,7 +155,9 @@ def test_the_deadline_scan_does_not_hold_up_the_webhook(bot: Bot) -> None:
         def write() -> None:
             started = time.monotonic()
             with bot.runtime.db.transaction() as other:
-                repo.claim_event(other, "scan-test-event", datetime.now().astimezone())
+                repo.claim_event(
+                    other, bot.runtime.keys, "scan-test-event", datetime.now().astimezone()
+                )
             finished.append(time.monotonic() - started)
 
         writer = threading.Thread(target=write)

@@ -99,8 +99,9 @@ def test_demo_seed_fills_the_register_with_cases_spread_like_real_ones(
             keys.private_key_file.read_bytes(), keys.passphrase
         )
         confidential = next(c for c in cases if not c.anonymous)
-        assert confidential.identity_sealed is not None
-        identity = custodian.open(confidential.identity_sealed)
+        held = repo.sealed_identity(keyring, confidential)
+        assert held is not None
+        identity = custodian.open(held.sealed, held.case_number, draft=held.draft)
         assert THAI.search(identity["name"]) and identity["contact"].startswith("08")
     finally:
         database.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from test_form_support import (
@@ -10,6 +11,7 @@ from test_form_support import (
     quick_data,
     start_report,
     texts_of,
+    unseal,
 )
 
 from handlers.model import DiscardDraft, FetchMedia, Incoming, SubmitReport
@@ -48,16 +50,18 @@ def test_confidential_thai_report_keeps_identity_out_of_the_report() -> None:
     reporter = Reporter()
     fill_until_review(reporter, lang="th", anonymous=False)
     review = texts_of(reporter.replies)
-    assert "S***" in review and "0***" in review  # identity shown masked
+    assert "S*** J***" in review and "08••••••78" in review  # identity shown masked
     assert "Somsri" not in review and "081-234-5678" not in review
+    draft = json.dumps(reporter.state, ensure_ascii=False)
+    assert "Somsri" not in draft and "234" not in draft, "the draft holds it sealed only"
     reporter.text("ยืนยันและส่ง")  # typing the button label works too
     report = reporter.submitted()
     assert report.lang == "th"
     assert report.anonymous is False
-    assert report.identity == {
-        "name": "Somsri Jaidee",
-        "contact": "081-234-5678",
-        "relation": "victim",
+    assert {k: unseal(v)[1:] for k, v in (report.identity or {}).items()} == {
+        "name": ("name", "Somsri Jaidee"),
+        "contact": ("contact", "081-234-5678"),
+        "relation": ("relation", "victim"),
     }
     flat = repr(report.report)
     assert "Somsri" not in flat and "081-234-5678" not in flat
@@ -164,12 +168,13 @@ def test_switching_to_confidential_in_review_asks_for_the_identity() -> None:
     reporter.text("somsri@example.com")
     reporter.text("I run a shop there")  # free text relation
     assert reporter.step == "review"
+    draft_id = (reporter.state or {})["draft_id"]
     reporter.tap("s=review&v=confirm")
-    identity = reporter.submitted().identity
-    assert identity == {
-        "name": "Somsri",
-        "contact": "somsri@example.com",
-        "relation": "I run a shop there",
+    identity = reporter.submitted().identity or {}
+    assert {field: unseal(sealed) for field, sealed in identity.items()} == {
+        "name": (draft_id, "name", "Somsri"),
+        "contact": (draft_id, "contact", "somsri@example.com"),
+        "relation": (draft_id, "relation", "I run a shop there"),
     }
 
 

@@ -4,6 +4,7 @@ validator itself, so that a passing conversation test means something."""
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,20 @@ from handlers.model import (
 )
 
 NOW = datetime(2026, 3, 20, 3, 0, tzinfo=UTC)  # 10:00 in Bangkok
+SEALED = "test-sealed:"
+
+
+def fake_seal(draft_id: str, field: str, value: str) -> str:
+    """Stands in for the custodian's public key in pure form tests: reversible here, and
+    never the answer itself, so a test can see what was sealed and that nothing is clear."""
+    return SEALED + base64.b64encode(json.dumps([draft_id, field, value]).encode()).decode()
+
+
+def unseal(sealed: str) -> tuple[str, str, str]:
+    """(draft id, field, value) of something :func:`fake_seal` sealed."""
+    assert sealed.startswith(SEALED), "not sealed"
+    draft_id, field, value = json.loads(base64.b64decode(sealed.removeprefix(SEALED)))
+    return draft_id, field, value
 TOKEN = "7KQ2-M9XD-4FRA-8PZT"
 
 
@@ -176,7 +191,9 @@ class Reporter:
     effects: list[Effect] = field(default_factory=list)
 
     def send(self, incoming: Incoming) -> Result:
-        ctx = Context(now=self.now, lookup=self.lookup, limits=self.limits)
+        ctx = Context(
+            now=self.now, lookup=self.lookup, limits=self.limits, seal_identity=fake_seal
+        )
         result = handle(self.state, incoming, ctx)
         assert line_errors(result.replies) == [], texts_of(result.replies)
         json.dumps(result.state)  # the shell stores it as JSON

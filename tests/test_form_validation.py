@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from test_form_support import NOW, Reporter, fill_until_review, quick_data, texts_of
+from test_form_support import (
+    NOW,
+    Reporter,
+    fake_seal,
+    fill_until_review,
+    quick_data,
+    texts_of,
+)
 
 from handlers import handle
 from handlers.dates import parse_when
@@ -316,6 +323,6 @@ def test_an_unreadable_state_starts_afresh() -> None:
 def test_state_is_not_mutated_in_place() -> None:
     reporter = _at_step("where")
     before = repr(reporter.state)
-    ctx = Context(now=NOW, lookup=reporter.lookup)
+    ctx = Context(now=NOW, lookup=reporter.lookup, seal_identity=fake_seal)
     handle(reporter.state, Incoming("text", text="Counter 9"), ctx)
     assert repr(reporter.state) == before

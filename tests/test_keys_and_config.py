@@ -29,11 +29,12 @@ from tests.conftest import Keys
 def test_sealed_identity_opens_only_with_the_private_key() -> None:
     custodian = IdentityPrivateKey.generate()
     stranger = IdentityPrivateKey.generate()
-    sealed = custodian.public_key().seal({"name": "สมหญิง ใจกล้า", "contact": "0812345678"})
+    identity = {"name": "สมหญิง ใจกล้า", "contact": "0812345678"}
+    sealed = custodian.public_key().seal(identity, "KRS-2026-000001")
     assert "สมหญิง".encode() not in sealed
-    assert custodian.open(sealed)["name"] == "สมหญิง ใจกล้า"
+    assert custodian.open(sealed, "KRS-2026-000001")["name"] == "สมหญิง ใจกล้า"
     with pytest.raises(CryptoError):
-        stranger.open(sealed)
+        stranger.open(sealed, "KRS-2026-000001")
 
 
 def test_private_key_file_needs_the_passphrase(keys: Keys) -> None:

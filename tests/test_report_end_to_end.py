@@ -140,8 +140,10 @@ def test_anonymous_thai_report_with_a_photo_is_filed_and_found_by_token(
     assert case.anonymous and case.meets_anonymous_bar
     assert case.category == "registration" and case.district_code == "1004"
     assert case.identity_sealed is None
-    assert case.notify_ct is not None, "the reporter asked for update messages"
     with bot.runtime.db.transaction() as session:
+        assert repo.update_addresses(session, bot.runtime.keys, case.id) == [chat.user_id], (
+            "the reporter asked for update messages"
+        )
         content = repo.case_content(session, bot.runtime.keys, case.id)
     assert THAI["description"] in content["description"]
     assert THAI["description_more"] in content["description"]
@@ -160,12 +162,15 @@ def test_confidential_english_report_seals_the_identity(bot: Bot, chat: Chat, ke
     filed = file_confidential_english_report(chat)
     case = _case(bot, filed.case_number)
     assert not case.anonymous
-    assert case.notify_ct is None, "the reporter declined update messages"
+    with bot.runtime.db.transaction() as session:
+        assert not repo.has_update_link(session, case.id), "the reporter declined updates"
     custodian = IdentityPrivateKey.from_encrypted_file(
         keys.private_key_file.read_bytes(), keys.passphrase
     )
-    assert case.identity_sealed is not None
-    identity = custodian.open(case.identity_sealed)
+    with bot.runtime.db.transaction() as session:
+        held = repo.sealed_identity(bot.runtime.keys, session.get(Case, case.id))  # type: ignore[arg-type]
+    assert held is not None and held.case_number == filed.case_number
+    identity = custodian.open(held.sealed, held.case_number, draft=held.draft)
     assert identity["name"] == ENGLISH["name"]
     assert identity["line_user_id"] == chat.user_id
     with bot.runtime.db.transaction() as session:
@@ -208,7 +213,7 @@ def test_reporter_answers_staff_after_looking_up_the_case(bot: Bot, chat: Chat) 
         stored = session.get(Case, case.id)
         assert stored is not None
         bodies = [
-            (m.direction, bot.runtime.keys.data.decrypt_text(m.body_ct, repo.MESSAGE_BODY))
+            (m.direction, repo.message_text(bot.runtime.keys, stored, m))
             for m in stored.messages
         ]
         assert ("reporter", "It was on 3 November, in cash") in bodies

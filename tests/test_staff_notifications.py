@@ -249,4 +249,4 @@ def test_an_opted_in_reporter_is_told_only_that_there_is_news_and_can_stop_it(
     assert reporter.new_messages() == []
     with bot.runtime.db.transaction() as session:
         case = session.scalars(select(Case).where(Case.number == filed.case_number)).one()
-        assert case.notify_ct is None and case.notify_key is None
+        assert not repo.has_update_link(session, case.id)

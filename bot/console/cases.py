@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -26,8 +27,15 @@ from bot.console import (
 from bot.notifications import Notifier
 from handlers import districts, tokens
 from handlers.deadlines import MILESTONES, THRESHOLDS, CaseEventView, open_deadlines
-from store import media, notices, repo, staff
-from store.crypto import CryptoError, IdentityPrivateKey, WrongPassphrase
+from store import media, notices, repo, sanitize, staff
+from store.crypto import (
+    CryptoError,
+    IdentityPrivateKey,
+    LegacySealedIdentity,
+    MisplacedCiphertext,
+    WrongPassphrase,
+    is_bound_identity,
+)
 from store.models import Attachment, Case, CaseEvent, CaseMessage
 
 INLINE_IMAGES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
@@ -37,6 +45,15 @@ INTAKE_CHANNELS = tuple(c for c in staff.CHANNELS if c != "line")
 # The order of the process (DOMAIN.md); a case may also be closed from any open step.
 PROCESS = ("received", "preliminary_review", "fact_finding", "under_consideration")
 DUE_SOON_DAYS = max(THRESHOLDS)  # the first LINE warning goes out this many days before
+
+log = logging.getLogger(__name__)
+
+
+@bp.errorhandler(MisplacedCiphertext)
+def _misplaced(error: MisplacedCiphertext) -> Any:
+    # Stored data copied from another row: show nothing of it, say so, log only the place.
+    log.warning("refused: %s", error)
+    return render("error.html", 409, message=texts.t(lang(), "error.misplaced"))
 
 
 def next_statuses(status: str) -> list[str]:
@@ -201,24 +218,23 @@ def _detail_context(session: Session, case: Case) -> dict[str, Any]:
         )
     )
     thread = [
-        (m.direction, m.created_at, keys.data.decrypt_text(m.body_ct, repo.MESSAGE_BODY), m.read_at)
+        (m.direction, m.created_at, repo.message_text(keys, case, m), m.read_at)
         for m in session.scalars(
             select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.id)
         )
     ]
-    attachments = [
-        (a, media.file_name(keys, a))
-        for a in session.scalars(
+    attachments = _evidence(
+        keys,
+        session.scalars(
             select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
-        )
-    ]
+        ),
+    )
     return {
         "case": case,
         "content": _content_rows(content),
         "events": events,
         "thread": thread,
         "attachments": attachments,
-        "inline_images": INLINE_IMAGES,
         "notes": staff.notes(session, keys, case.id),
         "public_note": repo.public_note(keys, case),
         "deadline": staff.fact_finding_deadline(case, now()),
@@ -228,6 +244,8 @@ def _detail_context(session: Session, case: Case) -> dict[str, Any]:
         "next_statuses": next_statuses(case.status),
         "outcomes": staff.OUTCOMES,
         "openings": staff.audit_entries(session, case_id=case.id, action="identity.open"),
+        "identity_legacy": case.identity_sealed is not None
+        and not is_bound_identity(case.identity_sealed),
         "district_name": _district_name,
     }
 
@@ -249,30 +267,112 @@ def _detail_with_error(case_id: int, error: str, status: int = 400) -> Any:
     return render("case.html", status, error=error, **context)
 
 
+# --- evidence ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One evidence item as the case page shows it to the signed-in account."""
+
+    id: int
+    state: str  # "pending", "failed", "clean", "held" (staff see a warning) or "released"
+    inline: bool  # a clean image, shown in the page
+    downloadable: bool
+    content_type: str
+    size: int | None
+    sha256: str | None
+    removed: list[str]  # what cleaning removed, in the viewer's language
+    reason: str  # why it is held back or could not be kept
+    file_name: str | None  # the sender's name for it: custodian only, it may identify
+    can_release: bool
+
+
+def _evidence(keys: Any, rows: Any) -> list[Evidence]:
+    chosen, role = lang(), current().role
+    items = []
+    for row in rows:
+        if row.state != "stored":
+            state = "failed" if row.state == "failed" else "pending"
+        elif row.held_back is None:
+            state = "clean"
+        else:
+            state = "released" if row.released_at is not None else "held"
+        content_type = row.content_type or "application/octet-stream"
+        codes = [c for c in (row.removed or "").split(",") if c]
+        items.append(
+            Evidence(
+                id=row.id,
+                state=state,
+                inline=state == "clean" and content_type in INLINE_IMAGES,
+                downloadable=state in ("clean", "released")
+                or (state == "held" and role == "custodian"),
+                content_type=content_type,
+                size=row.size,
+                sha256=row.sha256,
+                removed=[texts.removed_label(chosen, c) for c in codes],
+                reason=texts.evidence_reason(chosen, row.held_back or row.error or ""),
+                file_name=media.file_name(keys, row) if role == "custodian" else None,
+                can_release=state == "held" and role == "custodian",
+            )
+        )
+    return items
+
+
 @bp.route("/cases/<int:case_id>/attachments/<int:attachment_id>")
 def attachment(case_id: int, attachment_id: int) -> Any:
-    """The decrypted file. Images inline; everything else only as a download, never run."""
+    """The decrypted file. Clean images inline; everything else only as a download, never
+    run. A file held back (it could not be cleaned) only for the custodian, until released.
+    """
     keys = runtime().keys
     with transaction() as session:
         row = session.get(Attachment, attachment_id)
         if row is None or row.case_id != case_id or row.blob_ct is None:
             abort(404)
+        held = row.held_back is not None
+        if held and row.released_at is None and current().role != "custodian":
+            audit(session, "attachment.denied", case_id=case_id, detail=f"attachment {row.id}")
+            abort(403)
         audit(session, "attachment.view", case_id=case_id, detail=f"attachment {row.id}")
         data = media.read_content(keys, row)
-        name = media.file_name(keys, row)
         content_type = row.content_type or "application/octet-stream"
-    inline = content_type in INLINE_IMAGES
-    extension = content_type.split("/")[-1] if inline else "bin"
+    inline = not held and content_type in INLINE_IMAGES
+    if held:
+        # Not cleaned: never handed to a browser as anything it might render or play.
+        content_type, extension = "application/octet-stream", "bin"
+    else:
+        extension = sanitize.EXTENSIONS.get(content_type, "bin")
     response = send_file(
         io.BytesIO(data),
         mimetype=content_type,
         as_attachment=not inline,
-        download_name=name or f"evidence-{attachment_id}.{extension}",
+        # The sender's own name for the file may identify them: never used here.
+        download_name=f"evidence-{attachment_id}.{extension}",
         max_age=0,
     )
     # Even if a browser were talked into rendering it, a file may run nothing.
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+@bp.route("/cases/<int:case_id>/attachments/<int:attachment_id>/release", methods=["POST"])
+@require_role("custodian", audit_action="attachment.release_denied")
+def release_attachment(case_id: int, attachment_id: int) -> Any:
+    """The custodian lets staff download a held-back file, with a reason, audited."""
+    reason = _form_text("reason", 500)
+    if len(reason) < 10:
+        return _detail_with_error(case_id, texts.t(lang(), "evidence.release_reason_short"))
+    with transaction() as session:
+        row = session.get(Attachment, attachment_id)
+        if row is None or row.case_id != case_id:
+            abort(404)
+        if media.release(session, attachment_id, now()):
+            audit(
+                session,
+                "attachment.release",
+                case_id=case_id,
+                detail=f"attachment {attachment_id}; reason: {reason}",
+            )
+    return redirect(url_for("console.case_detail", case_id=case_id, _anchor="h-evidence"))
 
 
 # --- triage --------------------------------------------------------------------------
@@ -418,29 +518,48 @@ def open_identity(case_id: int) -> Any:
         return _detail_with_error(case_id, texts.t(chosen, "identity.bad_key"))
     with transaction() as session:
         case = _case_or_404(session, case_id)
-        sealed = case.identity_sealed
         number = case.number
-        if sealed is None:
+        if case.identity_sealed is None:
             return _detail_with_error(case_id, texts.t(chosen, "identity.none"))
-        audit(session, "identity.open", case_id=case_id, detail=f"reason: {reason}")
-        # The other admins hear of every opening at once, on LINE (never the identity).
-        ids = Notifier(runtime()).identity_opened(
-            session, case, current().username, current().id, now()
-        )
+        # Checked before anything is opened or audited as an opening: an identity copied
+        # from another case is refused here, so the log never claims this case's was read.
+        refused, held = None, None
+        try:
+            held = repo.sealed_identity(runtime().keys, case)
+        except LegacySealedIdentity:
+            refused = "legacy"
+        except MisplacedCiphertext as exc:
+            log.warning("refused: %s", exc)
+            refused = "misplaced"
+        if refused is not None or held is None:
+            audit(session, "identity.open_refused", case_id=case_id, detail=refused or "")
+        else:
+            audit(session, "identity.open", case_id=case_id, detail=f"reason: {reason}")
+            # The other admins hear of every opening at once, on LINE (never the identity).
+            ids = Notifier(runtime()).identity_opened(
+                session, case, current().username, current().id, now()
+            )
+    if refused is not None or held is None:
+        return _detail_with_error(case_id, texts.t(chosen, f"identity.{refused or 'none'}"))
     runtime().start_dispatcher().submit(ids)
+    failure = "bad_key"
     try:
-        identity = IdentityPrivateKey.from_encrypted_file(key_file, passphrase).open(sealed)
+        key = IdentityPrivateKey.from_encrypted_file(key_file, passphrase)
+        identity = key.open(held.sealed, held.case_number, draft=held.draft)
     except WrongPassphrase:
-        error = texts.t(chosen, "identity.wrong_passphrase")
+        failure = "wrong_passphrase"
+    except MisplacedCiphertext as exc:
+        log.warning("refused: %s", exc)
+        failure = "misplaced"
     except CryptoError:
-        error = texts.t(chosen, "identity.bad_key")
+        pass
     else:
         fields = [(texts.field_label(chosen, k), v) for k, v in identity.items()]
         del identity
         return render("identity.html", case_id=case_id, number=number, fields=fields, reason=reason)
     with transaction() as session:
-        audit(session, "identity.open_failed", case_id=case_id)
-    return _detail_with_error(case_id, error)
+        audit(session, "identity.open_failed", case_id=case_id, detail=failure)
+    return _detail_with_error(case_id, texts.t(chosen, f"identity.{failure}"))
 
 
 # --- intake from other channels ------------------------------------------------------

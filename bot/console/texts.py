@@ -36,6 +36,9 @@ TH: dict[str, str] = {
     "error.csrf": "แบบฟอร์มนี้หมดอายุหรือไม่ถูกต้อง กรุณาโหลดหน้าใหม่แล้วลองอีกครั้ง",
     "error.forbidden": ("บัญชีของคุณไม่มีสิทธิ์เข้าถึงหน้านี้ และการพยายามเข้าถึงได้ถูกบันทึกไว้แล้ว"),
     "error.not_found": "ไม่พบหน้าหรือเรื่องที่ต้องการ",
+    "error.misplaced": (
+        "ข้อมูลที่เก็บไว้ตรงนี้ไม่ใช่ของที่นี่ (อาจถูกคัดลอกมาจากที่อื่นหรือถูกแก้ไข) ระบบจึงไม่แสดง กรุณาแจ้งผู้ดูแลระบบ"
+    ),
     "login.title": "เข้าสู่ระบบ",
     "login.username": "ชื่อผู้ใช้",
     "login.password": "รหัสผ่าน",
@@ -99,6 +102,61 @@ TH: dict[str, str] = {
     "case.attachment_pending": "กำลังดึงไฟล์ ({state})",
     "case.evidence_image": "ภาพหลักฐานที่ {n}",
     "case.file": "ไฟล์ที่ {n}",
+    "evidence.cleaning_note": (
+        "ก่อนจัดเก็บ ระบบลบข้อมูลแฝงที่อาจระบุตัวผู้แจ้งออกจากไฟล์หลักฐานทุกไฟล์ (เช่น ตำแหน่ง GPS "
+        "รุ่นกล้อง เวลาที่ถ่าย ชื่อผู้สร้างเอกสาร) ไฟล์ที่ลบไม่ได้จะถูกกันไว้ให้ผู้ถือกุญแจตัดสิน"
+    ),
+    "evidence.removed": "ข้อมูลแฝงที่ลบออกแล้ว:",
+    "evidence.removed_none": "ไม่พบข้อมูลแฝงที่ต้องลบ",
+    "evidence.held_title": "ไฟล์นี้ถูกกันไว้",
+    "evidence.held_warning": "ระบบลบข้อมูลแฝงในไฟล์นี้ไม่ได้ ไฟล์อาจมีข้อมูลที่ระบุตัวผู้แจ้งได้",
+    "evidence.held_reason": "สาเหตุ:",
+    "evidence.custodian_decides": "ผู้ถือกุญแจเป็นผู้ตัดสินว่าจะให้เจ้าหน้าที่ดาวน์โหลดได้หรือไม่",
+    "evidence.released": "ผู้ถือกุญแจอนุญาตให้เจ้าหน้าที่ดาวน์โหลดแล้ว โปรดระวังข้อมูลที่อาจระบุตัวผู้แจ้ง",
+    "evidence.release_reason": "เหตุผลที่อนุญาต (บันทึกไว้ในประวัติการใช้งาน)",
+    "evidence.release": "อนุญาตให้เจ้าหน้าที่ดาวน์โหลด",
+    "evidence.release_reason_short": "โปรดระบุเหตุผลที่อนุญาตอย่างน้อย 10 ตัวอักษร",
+    "evidence.failed": "เก็บไฟล์นี้ไม่ได้",
+    "evidence.sent_name": "ชื่อไฟล์ที่ผู้แจ้งตั้ง (เห็นเฉพาะผู้ถือกุญแจ):",
+    "removed.gps": "ตำแหน่ง GPS",
+    "removed.location": "ตำแหน่งที่บันทึก",
+    "removed.camera": "ยี่ห้อและรุ่นกล้อง",
+    "removed.device": "ยี่ห้อและรุ่นอุปกรณ์",
+    "removed.serial": "หมายเลขเครื่อง",
+    "removed.capture_time": "เวลาที่ถ่ายหรือบันทึก",
+    "removed.dates": "วันที่สร้างและแก้ไข",
+    "removed.author": "ชื่อผู้สร้างหรือเจ้าของ",
+    "removed.annotation_authors": "ชื่อผู้เขียนหมายเหตุ",
+    "removed.software": "ชื่อโปรแกรมที่ใช้",
+    "removed.comment": "คำบรรยายและความเห็น",
+    "removed.tags": "แท็ก (ชื่อเรื่อง ศิลปิน ความเห็น)",
+    "removed.document_info": "คุณสมบัติเอกสาร (ชื่อเรื่อง หัวเรื่อง คำสำคัญ)",
+    "removed.unique_id": "รหัสเฉพาะของภาพ",
+    "removed.document_id": "รหัสเอกสาร",
+    "removed.maker_note": "ข้อมูลเฉพาะของผู้ผลิต",
+    "removed.thumbnail": "ภาพย่อที่ฝังไว้",
+    "removed.extra_images": "ภาพอื่นที่ฝังไว้",
+    "removed.frames": "เฟรมภาพเคลื่อนไหวหลังเฟรมแรก",
+    "removed.exif": "ข้อมูล EXIF อื่น",
+    "removed.xmp": "ข้อมูล XMP",
+    "removed.iptc": "ข้อมูล IPTC",
+    "removed.icc_profile": "โปรไฟล์สี",
+    "removed.text": "ข้อความที่ฝังในไฟล์",
+    "removed.stream_tags": "แท็กของแทร็ก",
+    "removed.chapters": "บท",
+    "removed.data_streams": "แทร็กข้อมูลและคำบรรยาย",
+    "removed.page_metadata": "ข้อมูลแฝงประจำหน้า",
+    "removed.image_metadata": "ข้อมูลแฝงของภาพในเอกสาร",
+    "reason.format_not_allowed": "เป็นไฟล์ชนิดที่ระบบลบข้อมูลแฝงไม่ได้",
+    "reason.damaged": "ไฟล์เสียหรือไม่ครบ",
+    "reason.not_cleanable": "ลบข้อมูลแฝงไม่สำเร็จ",
+    "reason.pdf_attached_files": "PDF มีไฟล์อื่นฝังอยู่",
+    "reason.stored_uncleaned": "เก็บไว้ก่อนที่ระบบจะลบข้อมูลแฝงในไฟล์ชนิดนี้",
+    "reason.too_large": "ขนาดภาพ (กว้าง × สูง) เกินกำหนด",
+    "reason.empty": "ไฟล์ว่าง",
+    "reason.gave_up": "พยายามครบจำนวนครั้งแล้วไม่สำเร็จ",
+    "reason.cleaner": "การลบข้อมูลแฝงใช้หน่วยความจำหรือเวลาเกินกำหนด",
+    "reason.other": "ดึงไฟล์จาก LINE ไม่ได้",
     "agency.district": "สำนักงานเขต{name}",
     "field.category": "ประเภทเรื่อง",
     "field.agency": "หน่วยงาน",
@@ -139,6 +197,14 @@ TH: dict[str, str] = {
     "identity.bad_key": "ไฟล์กุญแจไม่ถูกต้อง หรือไม่ตรงกับเรื่องนี้",
     "identity.wrong_passphrase": "รหัสผ่านไม่ถูกต้อง",
     "identity.none": "เรื่องนี้ไม่มีข้อมูลตัวตนที่ปิดผนึก",
+    "identity.misplaced": (
+        "ข้อมูลตัวตนที่ปิดผนึกบนเรื่องนี้ไม่ใช่ของเรื่องนี้ (อาจถูกคัดลอกมาจากเรื่องอื่นหรือถูกแก้ไข) "
+        "ระบบจึงไม่เปิด และได้บันทึกไว้แล้ว กรุณาแจ้งผู้ดูแลระบบ"
+    ),
+    "identity.legacy": (
+        "ข้อมูลตัวตนของเรื่องนี้ปิดผนึกด้วยรูปแบบเดิมซึ่งไม่ได้ผูกกับเลขเรื่อง "
+        "ผู้ถือกุญแจต้องปิดผนึกใหม่ด้วยคำสั่ง krasip keys rebind ก่อน จึงจะเปิดได้"
+    ),
     "status.title": "สถานะและขั้นตอน",
     "status.current_note": "หมายเหตุที่ผู้แจ้งเห็นตอนนี้:",
     "status.next": "ขั้นตอนถัดไป",
@@ -328,6 +394,10 @@ EN: dict[str, str] = {
     "error.csrf": "This form has expired or is not valid. Reload the page and try again.",
     "error.forbidden": "Your account may not open this page; the attempt has been recorded.",
     "error.not_found": "No such page or case.",
+    "error.misplaced": (
+        "Data stored here does not belong here (copied from elsewhere, or changed), "
+        "so it is not shown. Tell the administrator."
+    ),
     "login.title": "Log in",
     "login.username": "Username",
     "login.password": "Password",
@@ -396,6 +466,66 @@ EN: dict[str, str] = {
     "case.attachment_pending": "being fetched ({state})",
     "case.evidence_image": "Evidence image {n}",
     "case.file": "File {n}",
+    "evidence.cleaning_note": (
+        "Before storing, Krasip removes from every evidence file the metadata that could "
+        "identify the reporter (GPS position, camera model, capture time, a document's "
+        "author…). A file it cannot clean is held back for the custodian to decide."
+    ),
+    "evidence.removed": "What was removed:",
+    "evidence.removed_none": "no metadata found",
+    "evidence.held_title": "Held back.",
+    "evidence.held_warning": (
+        "This file could not be cleaned: it may contain data that identifies the reporter."
+    ),
+    "evidence.held_reason": "Why:",
+    "evidence.custodian_decides": "The custodian decides whether staff may download it.",
+    "evidence.released": (
+        "Released to staff by the custodian. Take care: it may still identify the reporter."
+    ),
+    "evidence.release_reason": "Reason for releasing it (kept in the audit log)",
+    "evidence.release": "Release to staff",
+    "evidence.release_reason_short": "Give a reason of at least 10 characters for the release.",
+    "evidence.failed": "This file could not be kept",
+    "evidence.sent_name": "Name the sender gave it (custodian only):",
+    "removed.gps": "GPS position",
+    "removed.location": "location",
+    "removed.camera": "camera make and model",
+    "removed.device": "device make and model",
+    "removed.serial": "serial numbers",
+    "removed.capture_time": "capture time",
+    "removed.dates": "creation and modification dates",
+    "removed.author": "author or owner",
+    "removed.annotation_authors": "annotation authors",
+    "removed.software": "software names",
+    "removed.comment": "descriptions and comments",
+    "removed.tags": "tags (title, artist, comment)",
+    "removed.document_info": "document properties (title, subject, keywords)",
+    "removed.unique_id": "unique image id",
+    "removed.document_id": "document ID",
+    "removed.maker_note": "maker notes",
+    "removed.thumbnail": "embedded thumbnail",
+    "removed.extra_images": "other embedded images",
+    "removed.frames": "animation frames after the first",
+    "removed.exif": "other EXIF data",
+    "removed.xmp": "XMP metadata",
+    "removed.iptc": "IPTC data",
+    "removed.icc_profile": "colour profile",
+    "removed.text": "embedded text",
+    "removed.stream_tags": "track tags",
+    "removed.chapters": "chapters",
+    "removed.data_streams": "data and subtitle tracks",
+    "removed.page_metadata": "per-page metadata",
+    "removed.image_metadata": "metadata of images inside",
+    "reason.format_not_allowed": "a file type Krasip cannot clean",
+    "reason.damaged": "damaged or incomplete file",
+    "reason.not_cleanable": "cleaning did not succeed",
+    "reason.pdf_attached_files": "the PDF carries other files inside it",
+    "reason.stored_uncleaned": "stored before Krasip could clean files of this type",
+    "reason.too_large": "image dimensions over the limit",
+    "reason.empty": "empty file",
+    "reason.gave_up": "every attempt failed",
+    "reason.cleaner": "cleaning went over its memory or time limit",
+    "reason.other": "could not be fetched from LINE",
     "agency.district": "{name} District Office",
     "field.category": "Category",
     "field.agency": "Agency",
@@ -439,6 +569,14 @@ EN: dict[str, str] = {
     "identity.bad_key": "The key file is not valid or does not fit this case.",
     "identity.wrong_passphrase": "Wrong passphrase.",
     "identity.none": "This case has no sealed identity.",
+    "identity.misplaced": (
+        "The sealed identity on this case is not this case's (copied from another case, or "
+        "changed): it was not opened, and this has been recorded. Tell the administrator."
+    ),
+    "identity.legacy": (
+        "This identity was sealed in the old form, not bound to its case number. The "
+        "custodian must re-seal it with `krasip keys rebind` before it can be opened."
+    ),
     "status.title": "Status and process",
     "status.current_note": "Note the reporter sees now:",
     "status.next": "Next step",
@@ -668,6 +806,25 @@ def deadline_label(lang: str, kind: str) -> str:
         return reporter_texts.t(lang, f"deadline.{kind}")
     except KeyError:
         return kind
+
+
+def removed_label(lang: str, code: str) -> str:
+    """A kind of metadata cleaning removed from an evidence file."""
+    return CATALOGUES.get(lang, TH).get(f"removed.{code}", code)
+
+
+def evidence_reason(lang: str, code: str) -> str:
+    """Why a file is held back or was not kept, from the code (or error) stored with it."""
+    if not code:
+        return ""
+    if code.startswith("refused: "):
+        code = code.removeprefix("refused: ").split(" ")[0]
+    elif code.startswith("gave up"):
+        code = "gave_up"
+    elif code.startswith(("cleaner", "cleaning")):
+        code = "cleaner"
+    catalogue = CATALOGUES.get(lang, TH)
+    return catalogue.get(f"reason.{code}") or catalogue["reason.other"]
 
 
 def field_label(lang: str, key: str) -> str:

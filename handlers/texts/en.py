@@ -211,7 +211,12 @@ TEXTS: dict[str, str] = {
     "label.reporter_relation.other": "Other",
     "step.notify": (
         "Do you want a LINE message when your case changes? It only says that there is an "
-        "update, never the content; you read it by sending your tracking token."
+        "update, never the content; you read it by sending your tracking token.\n\n"
+        'If you choose "Yes", we must keep your LINE address linked to this report '
+        "(encrypted) until the case closes; then the link is destroyed for good, or at once "
+        'when you send "stop updates".\n'
+        'If you choose "No", nothing links your LINE account to this report. '
+        "You can always check it with your tracking token."
     ),
     "btn.notify.yes": "Yes, notify me",
     "label.notify.yes": "Yes, tell me about updates",
@@ -311,6 +316,10 @@ TEXTS: dict[str, str] = {
     "status.note": "Note from the centre",
     "status.messages": "Messages from staff",
     "status.more_messages": "More messages are waiting: send your token again to read them.",
+    "status.files_not_kept": (
+        "{count} evidence file(s) you sent could not be kept (damaged or too large). If you "
+        "still have it, you can send it again now."
+    ),
     "status_name.received": "Received",
     "status_name.preliminary_review": "Preliminary review",
     "status_name.fact_finding": "Secret fact-finding",

@@ -1,0 +1,177 @@
+"""The vault: keys that can be destroyed for good, so deleted data stays deleted.
+
+A stolen server holds the data keys and the pepper, and its database files keep old
+versions of rows: SQLite's write-ahead log and free pages, PostgreSQL's dead tuples and
+WAL segments. Whatever must become unreadable once its time is over — a conversation
+state, an outbox message, a chosen update link, a LINE message id — is therefore sealed
+under a key of its own kept here, and destroying that key is what forgetting means.
+
+Two kinds of key:
+
+* row keys (:func:`seal` / :func:`open` / :func:`destroy`): one per row version;
+* day keys (:func:`day_digest`): HMAC keys for the hashes of LINE identifiers (the chat
+  key of a conversation, webhook event ids). Only today's and yesterday's exist, so a
+  hash found in an old copy can no longer be recomputed from a list of LINE users.
+
+Keys are wrapped under the data key, so the database alone opens nothing. On PostgreSQL
+the vault's tables are UNLOGGED: their rows never reach the write-ahead log, and
+:func:`shred` rewrites them so a destroyed key leaves no bytes in the data directory
+(the price: a crash of the database server, not a clean restart, empties them, and
+unfinished drafts and undelivered replies are lost with them). On SQLite every
+connection deletes with ``secure_delete`` and :func:`shred` truncates the log.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from store import hot
+from store.crypto import CryptoError, Keyring, Pepper, bind, new_secret, row_decrypt, row_encrypt
+from store.models import VaultEpoch, VaultKey
+
+ROW_KEY = "vault.key"
+DAY_KEY = "vault.day"
+DAYS_KEPT = 2  # today and yesterday: a draft lives 24 hours after its last step
+
+
+class KeyDestroyed(CryptoError):
+    """The key of this ciphertext was destroyed: what it protected is gone for good."""
+
+
+def new_id() -> int:
+    # Random, not sequential: the order of rows says nothing about the order of events.
+    return secrets.randbits(62) + 1
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+# --- row keys ------------------------------------------------------------------------
+
+
+def seal(session: Session, keys: Keyring, plaintext: bytes, aad: str) -> tuple[int, bytes]:
+    """Seal ``plaintext`` under a fresh key kept in the vault; returns (key id, ciphertext)."""
+    key_id, secret = new_key(session, keys)
+    return key_id, row_encrypt(secret, plaintext, aad)
+
+
+def new_key(session: Session, keys: Keyring) -> tuple[int, bytes]:
+    """A fresh row key, stored wrapped; for a row holding several ciphertexts."""
+    key_id, secret = new_id(), new_secret()
+    wrapped = keys.data.encrypt(secret, bind(ROW_KEY, key_id))
+    session.execute(hot.statements(session).add_vault_key, {"id": key_id, "wrapped": wrapped})
+    return key_id, secret
+
+
+def secret(session: Session, keys: Keyring, key_id: int | None) -> bytes:
+    """The row key ``key_id``; :class:`KeyDestroyed` when it no longer exists."""
+    wrapped = None
+    if key_id is not None:
+        wrapped = session.scalar(select(VaultKey.wrapped).where(VaultKey.id == key_id))
+    if wrapped is None:
+        raise KeyDestroyed("the key of this record was destroyed")
+    return unwrap(keys, key_id, wrapped)  # type: ignore[arg-type]
+
+
+def unwrap(keys: Keyring, key_id: int, wrapped: bytes) -> bytes:
+    return keys.data.decrypt(wrapped, bind(ROW_KEY, key_id))
+
+
+def open(session: Session, keys: Keyring, key_id: int | None, blob: bytes, aad: str) -> bytes:  # noqa: A001
+    """Open what :func:`seal` sealed, where it was sealed (``aad``)."""
+    return row_decrypt(secret(session, keys, key_id), blob, aad)
+
+
+def destroy(session: Session, key_ids: Iterable[int | None]) -> int:
+    """Destroy row keys; what they sealed can never be read again (after :func:`shred`)."""
+    ids = [k for k in key_ids if k is not None]
+    if not ids:
+        return 0
+    result = session.execute(delete(VaultKey).where(VaultKey.id.in_(ids)))
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+# --- day keys ------------------------------------------------------------------------
+
+_day_cache: dict[tuple[int, int], Pepper] = {}
+_day_lock = threading.Lock()
+
+
+def day_number(now: datetime) -> int:
+    return now.astimezone(UTC).date().toordinal()
+
+
+def _day_pepper(session: Session, keys: Keyring, day: int, *, create: bool) -> Pepper | None:
+    cache_key = (id(keys), day)
+    with _day_lock:
+        cached = _day_cache.get(cache_key)
+    if cached is not None:
+        return cached
+    wrapped = session.scalar(select(VaultEpoch.wrapped).where(VaultEpoch.day == day))
+    if wrapped is None:
+        if not create:
+            return None
+        session.execute(
+            _insert(session)(VaultEpoch)
+            .values(day=day, wrapped=keys.data.encrypt(new_secret(), bind(DAY_KEY, day)))
+            .on_conflict_do_nothing(index_elements=["day"])
+        )
+        wrapped = session.scalar(select(VaultEpoch.wrapped).where(VaultEpoch.day == day))
+        assert wrapped is not None
+    pepper = Pepper(keys.data.decrypt(wrapped, bind(DAY_KEY, day)))
+    with _day_lock:
+        # A process keeps at most the days still alive; older ones leave its memory too.
+        for stale in [k for k in _day_cache if k[1] <= day - DAYS_KEPT]:
+            del _day_cache[stale]
+        _day_cache[cache_key] = pepper
+    return pepper
+
+
+def day_digest(
+    session: Session, keys: Keyring, purpose: str, value: str, day: int, *, create: bool = True
+) -> str | None:
+    """HMAC of ``value`` under ``day``'s key; None when that day's key is gone."""
+    pepper = _day_pepper(session, keys, day, create=create)
+    return pepper.digest(purpose, value) if pepper else None
+
+
+def destroy_days_before(session: Session, day: int) -> int:
+    result = session.execute(delete(VaultEpoch).where(VaultEpoch.day < day))
+    with _day_lock:
+        for stale in [k for k in _day_cache if k[1] < day]:
+            del _day_cache[stale]
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+# --- making destruction final ----------------------------------------------------------
+
+
+def shred(engine: Engine) -> bool:
+    """Make destroyed keys unrecoverable from the database files; True when complete.
+
+    SQLite: deleted rows were already zeroed (``secure_delete``); copy the log into the
+    file and truncate it, so no old page survives there. Fails (False) while a reader
+    holds an old snapshot; the next pass tries again.
+    PostgreSQL: rewrite the vault's tables; the old files are truncated at once.
+    """
+    if engine.dialect.name == "sqlite":
+        # On the driver's connection: outside a transaction, which SQLAlchemy would begin.
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+            return not busy
+        finally:
+            connection.close()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM FULL vault_key, vault_epoch"))
+    return True
