@@ -29,6 +29,7 @@ MEDIA_CLEANING_LEASE = timedelta(seconds=MEDIA_CLEANING.wall_seconds + 30)
 CLEANING_EVERY = timedelta(minutes=1)
 DIGEST_CHECK_EVERY = timedelta(minutes=1)
 ORPHAN_AGE = timedelta(days=7)
+DEAD_MEMORY = timedelta(days=7)  # time for staff to retry a dead letter; then it is shredded
 SENT_MEMORY = timedelta(days=30)  # delivered rows hold no content; keep them for the record
 
 
@@ -158,6 +159,7 @@ class Worker:
             staff.prune_login_attempts(session, now - timedelta(days=1))
             notices.prune(session, now)
             outbox.prune_sent(session, now - SENT_MEMORY)
+            outbox.expire_dead(session, now - DEAD_MEMORY)
         if not vault.shred(self.rt.db.engine):
             log.info("shredding postponed: a reader holds an old snapshot")
         if expired or orphans or links or days:

@@ -256,6 +256,25 @@ def listing(session: Session, state: str | None = None, limit: int = 50) -> list
     return list(session.scalars(query))
 
 
+def expire_dead(session: Session, before: datetime) -> int:
+    """Dead letters older than ``before`` are given up for good: their keys destroyed, so
+    an undeliverable receipt does not keep a recipient and a token for ever."""
+    old = (OutboxMessage.state == "dead") & (OutboxMessage.created_at < before)
+    old = old & OutboxMessage.key_id.is_not(None)
+    ids = list(session.scalars(select(OutboxMessage.id).where(old)))
+    if not ids:
+        return 0
+    vault.destroy(
+        session, session.scalars(select(OutboxMessage.key_id).where(OutboxMessage.id.in_(ids)))
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .values(key_id=None, to_ct=None, payload_ct=None, last_error="expired: never delivered")
+    )
+    return len(ids)
+
+
 def prune_sent(session: Session, before: datetime) -> int:
     """Delete delivered rows older than ``before`` (they hold no content already)."""
     result = session.execute(

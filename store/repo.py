@@ -106,18 +106,32 @@ class HeldConversation:
     state: dict[str, Any] | None
 
 
+class _Unreadable:
+    """A state that does not open: its key is gone, or it was copied from another row."""
+
+
+UNREADABLE = _Unreadable()
+
+
 def _open_state(
     session: Session, keys: Keyring, reporter_key: str, key_id: int | None, state_ct: bytes
-) -> dict[str, Any] | None:
+) -> dict[str, Any] | _Unreadable | None:
     try:
         raw = vault.open(session, keys, key_id, state_ct, bind(CONVERSATION, reporter_key))
     except CryptoError as exc:
         # A destroyed key (a database crash on PostgreSQL) or a state copied from another
         # row: start afresh rather than show anyone a state that is not theirs.
         log.warning("conversation state unreadable (%s): starting afresh", type(exc).__name__)
-        return None
+        return UNREADABLE
     state = json.loads(raw)
     return state if isinstance(state, dict) else None
+
+
+def _held(reporter_key: str, key_id: int | None, opened: object) -> HeldConversation:
+    if isinstance(opened, _Unreadable):
+        # Never destroy a key this row cannot prove is its own.
+        return HeldConversation(reporter_key, None, None)
+    return HeldConversation(reporter_key, key_id, opened if isinstance(opened, dict) else None)
 
 
 def lock_conversation(
@@ -138,8 +152,8 @@ def lock_conversation(
         {"b_key": reporter_key, "b_expires": coarse_time(now)},
     ).one()
     if state_ct is not None:
-        state = _open_state(session, keys, reporter_key, key_id, state_ct)
-        return HeldConversation(reporter_key, key_id, state)
+        opened = _open_state(session, keys, reporter_key, key_id, state_ct)
+        return _held(reporter_key, key_id, opened)
     # Yesterday's key, and the pepper's (rows written before day keys existed).
     before = vault.day_digest(session, keys, REPORTER, line_user_id, day - 1, create=False)
     earlier = [k for k in (before, keys.pepper.digest(REPORTER, line_user_id)) if k]
@@ -150,14 +164,15 @@ def lock_conversation(
     ).first()
     if row is None:
         return HeldConversation(reporter_key, None, None)
-    state = (
+    opened = (
         _open_state(session, keys, row.reporter_key, row.key_id, row.state_ct)
         if row.state_ct
         else None
     )
     session.execute(delete(Conversation).where(Conversation.reporter_key == row.reporter_key))
-    vault.destroy(session, [row.key_id])
-    return HeldConversation(reporter_key, None, state)
+    earlier_row = _held(row.reporter_key, row.key_id, opened)
+    vault.destroy(session, [earlier_row.key_id])
+    return HeldConversation(reporter_key, None, earlier_row.state)
 
 
 def save_conversation(
@@ -207,16 +222,22 @@ def delete_expired_conversations(
         .where(Conversation.expires_at < now)
         .with_for_update(skip_locked=True)
     ).all()
-    states = [
-        _open_state(session, keys, r.reporter_key, r.key_id, r.state_ct) if r.state_ct else None
+    held = [
+        _held(
+            r.reporter_key,
+            r.key_id,
+            _open_state(session, keys, r.reporter_key, r.key_id, r.state_ct)
+            if r.state_ct
+            else None,
+        )
         for r in rows
     ]
     if rows:
         session.execute(
             delete(Conversation).where(Conversation.reporter_key.in_([r[0] for r in rows]))
         )
-        vault.destroy(session, [r.key_id for r in rows])
-    return states
+        vault.destroy(session, [h.key_id for h in held])
+    return [h.state for h in held]
 
 
 # --- update links (the reporter's choice) ----------------------------------------------

@@ -436,9 +436,9 @@ def _clean_av(data: bytes, fmt: Format) -> Outcome:
     out = io.BytesIO()
     kinds: set[str] = set()
     try:
-        with av.open(io.BytesIO(data), format=fmt.decoder) as source:
+        with av.open(io.BytesIO(data), "r", format=fmt.decoder) as source:
             found |= {_tag_kind(k) for k in source.metadata if k not in _CONTAINER_ROUTINE}
-            if list(getattr(source, "chapters", lambda: [])()):
+            if source.chapters():
                 found.add("chapters")
             kept = []
             for stream in source.streams:
@@ -452,8 +452,8 @@ def _clean_av(data: bytes, fmt: Format) -> Outcome:
                     }
                 else:
                     found.add("data_streams")
-            if not kept:
-                raise Uncleanable("not_cleanable")
+            if not kept:  # no picture or sound at all: cut short, or not what it claims
+                raise Uncleanable("damaged")
             # bitexact: the muxer writes no "encoder" tag and no random or time-based ids.
             options = {"fflags": "+bitexact"}
             if fmt.muxer == "mp3":

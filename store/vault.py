@@ -164,14 +164,14 @@ def shred(engine: Engine) -> bool:
     """
     if engine.dialect.name == "sqlite":
         # On the driver's connection: outside a transaction, which SQLAlchemy would begin.
-        connection = engine.raw_connection()
+        raw = engine.raw_connection()
         try:
-            cursor = connection.cursor()
+            cursor = raw.cursor()
             busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             cursor.close()
             return not busy
         finally:
-            connection.close()
+            raw.close()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM FULL vault_key, vault_epoch"))
     return True

@@ -163,8 +163,8 @@ def _rewrite(bind: sa.Connection) -> None:
     for row in bind.execute(
         sa.select(case.c.id, case.c.notify_ct).where(case.c.notify_ct.is_not(None))
     ):
-        address = keys.data.decrypt(row.notify_ct, "case.notify").decode()
-        repo.add_update_link(session, keys, row.id, address)
+        notify = keys.data.decrypt(row.notify_ct, "case.notify").decode()
+        repo.add_update_link(session, keys, row.id, notify)
     day = vault.day_number(now)
     for row in bind.execute(sa.select(events.c.webhook_event_id)).all():
         digest = vault.day_digest(session, keys, repo.EVENT, row.webhook_event_id, day)
