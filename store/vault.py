@@ -102,6 +102,7 @@ def destroy(session: Session, key_ids: Iterable[int | None]) -> int:
 # --- day keys ------------------------------------------------------------------------
 
 _day_cache: dict[tuple[int, int], Pepper] = {}
+_CREATED = "krasip_vault_days_created"
 _day_lock = threading.Lock()
 
 
@@ -126,7 +127,11 @@ def _day_pepper(session: Session, keys: Keyring, day: int, *, create: bool) -> P
         )
         wrapped = session.scalar(select(VaultEpoch.wrapped).where(VaultEpoch.day == day))
         assert wrapped is not None
+        # Not cached until committed: a rolled-back key must not outlive its transaction.
+        session.info.setdefault(_CREATED, set()).add(day)
     pepper = Pepper(keys.data.decrypt(wrapped, bind(DAY_KEY, day)))
+    if day in session.info.get(_CREATED, ()):
+        return pepper
     with _day_lock:
         # A process keeps at most the days still alive; older ones leave its memory too.
         for stale in [k for k in _day_cache if k[1] <= day - DAYS_KEPT]:

@@ -90,12 +90,12 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_conversation_expires_at"), ["expires_at"], unique=False
         )
-    with op.batch_alter_table("outbox_message") as batch_op:
-        batch_op.drop_column("reply_token")
-    with op.batch_alter_table("case") as batch_op:
-        batch_op.drop_index("ix_case_notify_key")
-        batch_op.drop_column("notify_key")
-        batch_op.drop_column("notify_ct")
+    # Plain ALTER, never SQLite's copy-and-rename: dropping the old "case" table would
+    # cascade to every message, event and attachment of every case.
+    op.drop_index("ix_case_notify_key", table_name="case")
+    op.execute('ALTER TABLE "case" DROP COLUMN notify_key')
+    op.execute('ALTER TABLE "case" DROP COLUMN notify_ct')
+    op.execute("ALTER TABLE outbox_message DROP COLUMN reply_token")
 
 
 def _rewrite(bind: sa.Connection) -> None:
@@ -162,7 +162,7 @@ def _rewrite(bind: sa.Connection) -> None:
         )
     for row in bind.execute(
         sa.select(case.c.id, case.c.notify_ct).where(case.c.notify_ct.is_not(None))
-    ):
+    ).all():
         notify = keys.data.decrypt(row.notify_ct, "case.notify").decode()
         repo.add_update_link(session, keys, row.id, notify)
     day = vault.day_number(now)
