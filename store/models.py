@@ -45,6 +45,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+class MinuteDateTime(UTCDateTime):
+    """A time kept to the minute. For the moments a reporter acts (filing, writing, reading
+    a reply): an exact instant could be matched to the chat's own timing; nothing here
+    needs seconds."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        value = super().process_bind_param(value, dialect)
+        return value.replace(second=0, microsecond=0) if value is not None else None
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -123,8 +135,8 @@ class Case(Base):
     meets_anonymous_bar: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(32), default="received", index=True)
     outcome: Mapped[str | None] = mapped_column(String(32))
-    filed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    filed_at: Mapped[datetime] = mapped_column(MinuteDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(MinuteDateTime)
     content_ct: Mapped[bytes] = mapped_column(LargeBinary)
     public_note_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -161,8 +173,8 @@ class CaseMessage(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
     direction: Mapped[str] = mapped_column(String(16))  # "reporter" | "staff"
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(MinuteDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(MinuteDateTime)
 
     case: Mapped[Case] = relationship(back_populates="messages")
 
@@ -175,7 +187,7 @@ class CaseEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(MinuteDateTime)
     status: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(64))
@@ -231,7 +243,6 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "reply" | "push" | "multicast"
     purpose: Mapped[str] = mapped_column(String(32), default="reply")
     key_id: Mapped[int | None] = mapped_column(BigInteger)
-    reply_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     to_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     payload_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     retry_key: Mapped[str] = mapped_column(String(36), unique=True)
@@ -240,8 +251,8 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(MinuteDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(MinuteDateTime)
 
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
 
@@ -252,7 +263,7 @@ class LookupFailure(Base):
     __tablename__ = "lookup_failure"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    at: Mapped[datetime] = mapped_column(MinuteDateTime, index=True)
 
 
 class AuditEntry(Base):
@@ -336,7 +347,7 @@ class StaffNotice(Base):
     kind: Mapped[str] = mapped_column(String(32))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
     detail: Mapped[str] = mapped_column(Text, default="{}")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(MinuteDateTime, index=True)
 
 
 class DeadlineWarning(Base):

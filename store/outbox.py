@@ -65,23 +65,30 @@ def enqueue(
     if kind == "reply" and not reply_token:
         raise ValueError("a reply needs a reply token")
     expires = now + reply_ttl if reply_token else None
-    retry_key = str(uuid.uuid4())
+    # The row's reference (associated data) and the retry key LINE sees are different
+    # values: a delivered row keeps nothing LINE could name.
+    row_ref, retry_key = str(uuid.uuid4()), str(uuid.uuid4())
     attempts = 1 if claim_lease else 0
     # The row's own key: destroyed at delivery, so no copy of the row names its recipient.
     key_id, secret = vault.new_key(session, keys)
-    address = {"to": to, "reply_token": reply_token}
+    address = {
+        "to": to,
+        "reply_token": reply_token,
+        "reply_expires_at": expires.isoformat() if expires else None,
+        "retry_key": retry_key,
+    }
     values = {
         "kind": kind,
         "purpose": purpose,
         "key_id": key_id,
-        "reply_expires_at": expires,
-        "to_ct": row_encrypt(secret, _json(address), bind(OUTBOX_TO, retry_key)),
-        "payload_ct": row_encrypt(secret, _json(messages), bind(OUTBOX_PAYLOAD, retry_key)),
-        "retry_key": retry_key,
+        "to_ct": row_encrypt(secret, _json(address), bind(OUTBOX_TO, row_ref)),
+        "payload_ct": row_encrypt(secret, _json(messages), bind(OUTBOX_PAYLOAD, row_ref)),
+        "retry_key": row_ref,
         "state": "sending" if claim_lease else "pending",
         "attempts": attempts,
-        "locked_until": now + claim_lease if claim_lease else None,
-        "next_attempt_at": now,
+        # Kept to the minute: the row must not date the reporter's message to the second.
+        "locked_until": _minute(now + claim_lease, up=True) if claim_lease else None,
+        "next_attempt_at": _minute(now),
         "created_at": now,
     }
     row_id = session.execute(hot.statements(session).add_outbox, values).scalar_one()
@@ -96,6 +103,11 @@ def enqueue(
         retry_key=retry_key,
         attempts=attempts,
     )
+
+
+def _minute(at: datetime, *, up: bool = False) -> datetime:
+    floor = at.replace(second=0, microsecond=0)
+    return floor + timedelta(minutes=1) if up and floor != at else floor
 
 
 def _json(value: object) -> bytes:
@@ -155,16 +167,17 @@ def claim(
         row.locked_until = now + lease
         row.attempts += 1
         reply_token = address.get("reply_token") if row.kind == "reply" else None
+        expires = address.get("reply_expires_at")
         deliveries.append(
             Delivery(
                 id=row.id,
                 kind=row.kind,
                 purpose=row.purpose,
                 reply_token=reply_token,
-                reply_expires_at=row.reply_expires_at,
+                reply_expires_at=datetime.fromisoformat(expires) if expires else None,
                 to=list(address.get("to") or []),
                 messages=list(messages),
-                retry_key=row.retry_key,
+                retry_key=str(address.get("retry_key") or row.retry_key),
                 attempts=row.attempts,
             )
         )

@@ -329,12 +329,17 @@ def attachment(case_id: int, attachment_id: int) -> Any:
         if row is None or row.case_id != case_id or row.blob_ct is None:
             abort(404)
         held = row.held_back is not None
-        if held and row.released_at is None and current().role != "custodian":
-            audit(session, "attachment.denied", case_id=case_id, detail=f"attachment {row.id}")
-            abort(403)
-        audit(session, "attachment.view", case_id=case_id, detail=f"attachment {row.id}")
-        data = media.read_content(keys, row)
-        content_type = row.content_type or "application/octet-stream"
+        denied = held and row.released_at is None and current().role != "custodian"
+        if not denied:
+            audit(session, "attachment.view", case_id=case_id, detail=f"attachment {row.id}")
+            data = media.read_content(keys, row)
+            content_type = row.content_type or "application/octet-stream"
+    if denied:
+        with transaction() as session:
+            audit(
+                session, "attachment.denied", case_id=case_id, detail=f"attachment {attachment_id}"
+            )
+        abort(403)
     inline = not held and content_type in INLINE_IMAGES
     if held:
         # Not cleaned: never handed to a browser as anything it might render or play.

@@ -8,7 +8,8 @@ product makes (through ``store.crypto.AESGCM`` and ``store.crypto.hmac``) and ev
 reading taken while a user's message was being handled, and then asks of the stolen
 bytes, with one multi-needle pass per file:
 
-* is a user's own identifier there, or an instant of their activity to the second;
+* is a user's own identifier there, or the time of one of their messages (to the second,
+  or finer where someone else was served in the same second);
 * is a keyed hash of something naming the user there, under a key the thief has;
 * is a ciphertext there (a slice of its sealed box, and its nonce) under a key the thief
   has, whose plaintext or associated data names the user.
@@ -28,7 +29,7 @@ import base64
 import hmac as real_hmac
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -38,8 +39,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM as RealAESGCM
 
 BANGKOK = timezone(timedelta(hours=7))
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SLICE = 24  # bytes of a sealed box searched for: enough to open part of it (GCM is CTR)
-MAX_PLACES = 3  # places remembered per needle
+MAX_PLACES = 40  # places remembered per subject
 
 
 # --- recording the product's cryptography -------------------------------------------
@@ -115,7 +117,7 @@ class Recorder:
         self.aes: list[AesOp] = []
         self.macs: list[MacOp] = []
         self.generated: set[bytes] = set()  # keys from AESGCM.generate_key: random
-        self.instants: dict[str, list[datetime]] = defaultdict(list)
+        self.instants: dict[str | None, list[datetime]] = defaultdict(list)
         self.actor: str | None = None
         self._lock = threading.Lock()
 
@@ -149,10 +151,9 @@ class Recorder:
         return _HmacShim(self)
 
     def note_instant(self, value: datetime) -> None:
-        actor = self.actor
-        if actor is not None:
-            with self._lock:
-                self.instants[actor].append(value)
+        """A clock reading, the current actor's (None between users' actions)."""
+        with self._lock:
+            self.instants[self.actor].append(value)
 
 
 # --- the people whose links are judged ------------------------------------------------
@@ -225,30 +226,46 @@ def _int64(value: int) -> list[bytes]:
     return [value.to_bytes(8, "little", signed=True), value.to_bytes(8, "big", signed=True)]
 
 
-def instant_forms(at: datetime) -> list[bytes]:
-    """An instant to the second (to the millisecond when it falls on a whole minute, where
-    a coarsened time could sit), as SQLite text, ISO text, epoch numbers, or a PostgreSQL
-    timestamp (microseconds since 2000)."""
+PRECISIONS = (timedelta(seconds=1), timedelta(milliseconds=1), timedelta(microseconds=1))
+
+
+def _truncate(at: datetime, step: timedelta) -> datetime:
+    return at - (at - PG_EPOCH) % step
+
+
+def precision_for(at: datetime, others: list[set[datetime]]) -> timedelta | None:
+    """The coarsest precision (a second at least) at which ``at`` is neither a whole minute
+    (where a coarsened time could sit) nor the instant of someone else's activity;
+    ``others`` holds those instants truncated to each of :data:`PRECISIONS`."""
+    minute = _truncate(at, timedelta(minutes=1))
+    for step, taken in zip(PRECISIONS, others, strict=True):
+        value = _truncate(at, step)
+        if value != minute and value not in taken:
+            return step
+    return None
+
+
+def instant_forms(at: datetime, step: timedelta) -> list[bytes]:
+    """An instant to ``step`` (and finer), as SQLite or ISO text (UTC and Bangkok), as a
+    PostgreSQL timestamp (microseconds since 2000), or as epoch microseconds. (Shorter
+    binary forms, like epoch seconds, would match by chance in megabytes of data.)"""
     at = at.astimezone(UTC)
-    ms = at.microsecond // 1000
-    on_minute = at.second == 0
-    if on_minute and at.microsecond == 0:
-        return []
+    digits = {timedelta(seconds=1): 0, timedelta(milliseconds=1): 3}.get(step, 6)
+    fraction = f"{at.microsecond:06d}"[:digits]
+    dot = "." + fraction if digits else ""
     forms: list[bytes] = []
     for zone in (UTC, BANGKOK):
         local = at.astimezone(zone)
         for sep in (" ", "T"):
-            text = local.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
-            forms.append((text + (f".{ms:03d}" if on_minute else "")).encode())
-    seconds = int(at.timestamp())
-    forms.append(f"{seconds}{ms:03d}".encode() if on_minute else str(seconds).encode())
-    if on_minute:
-        forms.append(f"{seconds}.{ms:03d}".encode())
-    since_2000 = (at - PG_EPOCH) // timedelta(microseconds=1)
-    epoch_us = seconds * 1_000_000 + at.microsecond
-    values = {since_2000, since_2000 - at.microsecond % 1000, epoch_us, seconds * 1000 + ms}
-    if not on_minute:
-        values.add(since_2000 - at.microsecond)
+            forms.append((local.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + dot).encode())
+    if digits:
+        forms.append(f"{int(at.timestamp())}{dot}".encode())  # epoch seconds as a number
+    values = set()
+    for finer in PRECISIONS:
+        if finer <= step:
+            truncated = _truncate(at, finer)
+            values.add((truncated - PG_EPOCH) // timedelta(microseconds=1))
+            values.add((truncated - UNIX_EPOCH) // timedelta(microseconds=1))
     for value in values:
         forms += _int64(value)
     return forms
@@ -287,8 +304,9 @@ class _Needles:
             for end, (length, indexes) in self.auto.iter(data.decode("latin-1")):
                 for index in indexes:
                     places = found.setdefault(self.subjects[index], [])
-                    if len(places) < MAX_PLACES:
-                        places.append(f"{name}@{end + 1 - length}")
+                    place = f"{name}@{end + 1 - length}"
+                    if len(places) < MAX_PLACES and place not in places:
+                        places.append(place)
         return found
 
 
@@ -316,6 +334,40 @@ class _Matcher:
 
 
 # --- judging -------------------------------------------------------------------------
+
+
+def _moments(recorder: Recorder, people: Sequence[Person]) -> list[list[list[bytes]]]:
+    """Each person's clock readings, each in the forms that tell it apart from the
+    readings taken for anyone (or anything) else."""
+    result = []
+    for person in people:
+        others: list[set[datetime]] = [set() for _ in PRECISIONS]
+        for actor, readings in recorder.instants.items():
+            if actor != person.user_id:
+                for at in readings:
+                    for taken, step in zip(others, PRECISIONS, strict=True):
+                        taken.add(_truncate(at, step))
+        mine = []
+        for at in sorted(set(recorder.instants.get(person.user_id, []))):
+            step = precision_for(at, others)
+            if step is not None:
+                mine.append(instant_forms(at, step))
+        result.append(mine)
+    return result
+
+
+def _keys_inside(aes: Sequence[AesOp], keys: Iterable[bytes]) -> dict[int, list[bytes]]:
+    auto = ahocorasick.Automaton()
+    for key in keys:
+        auto.add_word(key.decode("latin-1"), key)
+    if len(auto) == 0:
+        return {}
+    auto.make_automaton()
+    inside: dict[int, list[bytes]] = {}
+    for i, op in enumerate(aes):
+        for _end, key in auto.iter(op.plaintext.decode("latin-1")):
+            inside.setdefault(i, []).append(key)
+    return inside
 
 
 def _purpose(raw: bytes) -> str:
@@ -353,12 +405,13 @@ def judge(
 
     # Everything that could be in the files, searched for in one pass.
     needles = _Needles()
+    moments = _moments(recorder, people)
     for p, person in enumerate(people):
         for kind, values in person.line_ids.items():
             for value in values:
                 needles.add(("id", p, kind), text_forms(value))
-        for at in recorder.instants.get(person.user_id, []):
-            needles.add(("instant", p), instant_forms(at))
+        for j, forms in enumerate(moments[p]):
+            needles.add(("instant", p, j), forms)
     for i, op in enumerate(aes):
         box = op.box
         needles.add(("box", i), binary_forms(box[:SLICE]))
@@ -379,7 +432,8 @@ def judge(
 
     # Where each key comes from, and which the thief has.
     digests = {mac.digest for mac in macs}
-    wrapped = {k for k in all_keys if any(k in op.plaintext for op in aes)}
+    inside = _keys_inside(aes, all_keys)  # AES op index -> keys in its plaintext
+    wrapped = {key for keys in inside.values() for key in keys}
     labels: dict[bytes, str] = {}
     available: dict[bytes, str] = {}
     notes: list[str] = []
@@ -411,8 +465,8 @@ def judge(
         for values in person.line_ids.values():
             for value in values:
                 direct[value.encode()].add(p)
-        for at in recorder.instants.get(person.user_id, []):
-            for form in instant_forms(at):
+        for forms in moments[p]:
+            for form in forms:
                 direct[form].add(p)
     derived: dict[int, set[int]] = {}  # mac index -> people it names
 
@@ -436,8 +490,8 @@ def judge(
             op = aes[i]
             if op.key not in available:
                 continue
-            for key in all_keys:
-                if key not in available and key in op.plaintext:
+            for key in inside.get(i, ()):
+                if key not in available:
                     where = found[("box", i)][0]
                     available[key] = f"wrapped under {labels[op.key]}, found at {where}"
                     changed = True
@@ -467,9 +521,10 @@ def judge(
             hit = found.get(("id", p, kind))
             if hit:
                 grouped[(p, f"{kind} stored as it is")] += hit
-        hit = found.get(("instant", p))
-        if hit:
-            grouped[(p, "an instant of their activity, to the second")] += hit
+        for j in range(len(moments[p])):
+            hit = found.get(("instant", p, j))
+            if hit:
+                grouped[(p, "the time of one of their messages, to the second or finer")] += hit
     for i, owners in derived.items():
         hit = found.get(("digest", i))
         if hit:
@@ -486,8 +541,7 @@ def judge(
             what = f"AES-GCM under {labels[op.key]}, aad '{_purpose(op.aad)}…'"
             grouped[(p, what)] += places(("box", i))
     for (p, what), hits in grouped.items():
-        more = [f"+{len(hits) - MAX_PLACES} more"] if len(hits) > MAX_PLACES else []
-        findings[people[p].label].append(Finding(what, hits[:MAX_PLACES] + more))
+        findings[people[p].label].append(Finding(what, list(dict.fromkeys(hits))))
 
     return Verdict(
         findings=findings,
@@ -501,7 +555,21 @@ def judge(
     )
 
 
-def summary(verdict: Verdict, people: Sequence[Person], title: str, max_lines: int = 6) -> str:
+def _region(place: str) -> str:
+    """The table named in a located place, else the file (or folder) it lies in."""
+    if place.endswith(")") and "(" in place:
+        return place[place.rindex("(") + 1 : -1].split(", ")[-1]
+    name = place.rpartition("@")[0]
+    return name.split("/")[-2] if name.count("/") >= 2 else name
+
+
+def summary(
+    verdict: Verdict,
+    people: Sequence[Person],
+    title: str,
+    locate: Callable[[str], str] = str,
+    max_lines: int = 6,
+) -> str:
     """Counts per group, then what ties each linked person and where (no values)."""
     groups: dict[str, list[Person]] = defaultdict(list)
     for person in people:
@@ -522,7 +590,9 @@ def summary(verdict: Verdict, people: Sequence[Person], title: str, max_lines: i
             continue
         lines.append(f"  {person.label} ({person.group}): {len(found)} kinds of link")
         for finding in found[:max_lines]:
-            lines.append(f"    {finding.what} at {', '.join(finding.places)}")
+            named = [locate(place) for place in finding.places]
+            where = ", ".join(sorted({_region(place) for place in named}))
+            lines.append(f"    {finding.what}: {len(named)} places in {where}; e.g. {named[0]}")
         if len(found) > max_lines:
             lines.append(f"    … and {len(found) - max_lines} more")
     lines += [f"  note: {note}" for note in verdict.notes[:5]]

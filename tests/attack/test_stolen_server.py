@@ -11,19 +11,21 @@ What the thief can then tie to a user is judged by white-box carving (see carvin
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from carving import Person, judge, summary
+from carving import Person, Recorder, judge, summary
 from PIL import Image
 
 from emulator.client import Emulator
 from store import staff
-from store.crypto import DataKeyring, Pepper
-from tests.conftest import Bot, Chat, Clock, Keys, texts_of
+from tests.conftest import Bot, Chat, Clock, texts_of
 
 TOKEN_RE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 NUMBER_RE = re.compile(r"KRS-\d{4}-\d{6}")
@@ -122,6 +124,7 @@ class Desk:
         return html
 
     def login(self) -> None:
+        self.clock.advance(seconds=3)
         self._page("/console/login")
         response = self.client.post(
             "/console/login",
@@ -137,7 +140,6 @@ class Desk:
         return int(found.group(1))
 
     def _post(self, path: str, data: dict[str, str]) -> None:
-        self.clock.advance(seconds=3)
         self.login()  # a fresh session: the clock moves on between staff acts
         self._page("/console/cases")
         response = self.client.post(path, data={"csrf_token": self.csrf, **data})
@@ -229,13 +231,12 @@ def look_up(chat: Chat, filed: Filed) -> str:
 
 
 def test_a_stolen_server_ties_no_reporter_to_a_report_they_did_not_choose(
-    bot: Bot,
-    line: Emulator,
-    clock: Clock,
-    keys: Keys,
-    traced_chat: Callable[[], Chat],
     recorder: Any,
     thief: Any,
+    clock: Clock,
+    bot: Bot,
+    line: Emulator,
+    traced_chat: Callable[[], Chat],
 ) -> None:
     cast = Cast(line, traced_chat)
     desk = Desk(bot, clock)
@@ -280,6 +281,7 @@ def test_a_stolen_server_ties_no_reporter_to_a_report_they_did_not_choose(
     abandoned = cast.new("draft-expired", DRAFTS)
     start_thai_form(abandoned)
     abandoned.send_image(photo())
+    clock.advance(seconds=3)
     bot.run_worker()
     bot.settle()
 
@@ -323,19 +325,17 @@ def test_a_stolen_server_ties_no_reporter_to_a_report_they_did_not_choose(
     people = cast.people()
     on_sqlite = bot.settings.database_url.startswith("sqlite")
     files = thief.take(bot)
-    data_keys = {key.key: key.key_id for key in DataKeyring.parse(keys.material.data_keys)}
     verdict = judge(
         files,
         recorder,
         people,
-        data_keys=data_keys,
-        pepper=Pepper.parse(keys.material.pepper),
+        data_keys=thief.data_keys,
+        pepper=thief.pepper,
         secrets=[f.token for f in filed.values()]
         + [f.token.replace("-", "") for f in filed.values()],
     )
-    report = summary(
-        verdict, people, "stolen server (" + ("SQLite" if on_sqlite else "PostgreSQL") + ")"
-    )
+    title = "stolen server (" + ("SQLite" if on_sqlite else "PostgreSQL") + ")"
+    report = summary(verdict, people, title, locate=thief.locate)
     print(report)
 
     linked = {
@@ -347,3 +347,41 @@ def test_a_stolen_server_ties_no_reporter_to_a_report_they_did_not_choose(
     )
     for group in (ANONYMOUS, OPT_IN_CLOSED, OPT_IN_STOPPED, CONFIDENTIAL, DRAFTS):
         assert not linked[group], f"{group}: {linked[group]} can be tied to LINE users\n{report}"
+
+
+def test_the_carving_opens_what_the_thief_can_open_and_no_more() -> None:
+    """The judge itself: wrapped keys are followed, destroyed or random ones are not."""
+    recorder = Recorder()
+    aead, mac = recorder.aesgcm_class(), recorder.hmac_module()
+    data_key, pepper = os.urandom(32), os.urandom(32)
+    person = Person("p", "g", "U" + uuid.uuid4().hex)
+    person.add("LINE user id", person.user_id)
+    user = person.user_id.encode()
+
+    row_key = aead.generate_key(bit_length=256)
+    wrap_nonce, seal_nonce = os.urandom(12), os.urandom(12)
+    wrapped = wrap_nonce + aead(data_key).encrypt(wrap_nonce, row_key, b"vault.key|1")
+    sealed = seal_nonce + aead(row_key).encrypt(seal_nonce, b'["' + user + b'"]', b"outbox.to|7")
+    by_pepper = mac.new(pepper, b"reporter\x00" + user, hashlib.sha256).hexdigest().encode()
+    day_key = aead.generate_key(bit_length=256)
+    by_day = mac.new(day_key, b"chat\x00" + user, hashlib.sha256).hexdigest().encode()
+
+    def linked(*chunks: bytes) -> bool:
+        noise = os.urandom(4096)
+        verdict = judge(
+            [("db", noise + b"".join(chunks) + noise)],
+            recorder,
+            [person],
+            data_keys={data_key: "k1"},
+            pepper=pepper,
+            secrets=[],
+        )
+        return verdict.linked("p")
+
+    assert linked(wrapped, sealed), "a row key wrapped under the data key opens the row"
+    assert not linked(sealed), "with its key destroyed, the row names no one"
+    assert linked(by_pepper), "a pepper hash of a user id is recomputed from the list"
+    assert not linked(by_day), "a hash under a random day key that is gone is not"
+    assert linked(by_day, day_key), "unless that day key itself is still there"
+    assert linked(user.decode().encode("utf-16-le")), "a user id in UTF-16 is found"
+    assert not linked(b"nothing here")

@@ -96,6 +96,7 @@ def upgrade() -> None:
     op.execute('ALTER TABLE "case" DROP COLUMN notify_key')
     op.execute('ALTER TABLE "case" DROP COLUMN notify_ct')
     op.execute("ALTER TABLE outbox_message DROP COLUMN reply_token")
+    op.execute("ALTER TABLE outbox_message DROP COLUMN reply_expires_at")
 
 
 def _rewrite(bind: sa.Connection) -> None:
@@ -146,7 +147,15 @@ def _rewrite(bind: sa.Connection) -> None:
         to = json.loads(keys.data.decrypt(row.to_ct, "outbox.to")) if row.to_ct else []
         messages = json.loads(keys.data.decrypt(row.payload_ct, "outbox.payload"))
         key_id, secret = vault.new_key(session, keys)
-        address = json.dumps({"to": to, "reply_token": row.reply_token}).encode()
+        expires = row.reply_expires_at
+        address = json.dumps(
+            {
+                "to": to,
+                "reply_token": row.reply_token,
+                "reply_expires_at": expires.replace(tzinfo=UTC).isoformat() if expires else None,
+                "retry_key": row.retry_key,  # a retried push keeps the key LINE saw
+            }
+        ).encode()
         bind.execute(
             outbox.update()
             .where(outbox.c.id == row.id)
