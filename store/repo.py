@@ -287,9 +287,9 @@ def forget_update_links(session: Session, case_id: int) -> int:
 def forget_closed_update_links(session: Session) -> int:
     """A backstop: destroy update links of cases that closed by any path."""
     closed = session.scalars(
-        select(UpdateLink.case_id).join(Case, Case.id == UpdateLink.case_id).where(
-            Case.status == "closed"
-        )
+        select(UpdateLink.case_id)
+        .join(Case, Case.id == UpdateLink.case_id)
+        .where(Case.status == "closed")
     ).all()
     return sum(forget_update_links(session, case_id) for case_id in set(closed))
 

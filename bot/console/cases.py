@@ -508,7 +508,8 @@ def open_identity(case_id: int) -> Any:
     """Open one case's sealed identity with the custodian's key file and passphrase.
 
     The audit entry is committed before anything is decrypted; the identity is only in
-    this one response (no-store), never stored, cached or logged.
+    this one response (no-store), never stored, cached or logged. An identity that is not
+    this case's (copied from another, or sealed before binding) is refused first.
     """
     chosen = lang()
     reason = _form_text("reason", 500)

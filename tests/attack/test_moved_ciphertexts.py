@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from test_identity_sealed_at_typing import NAME, case_by_number, file_confidential_report
 
 from bot.cli import main
+from bot.console.texts import t as t_console
 from emulator.client import Emulator, LineUser
 from handlers.texts import t
 from store import migrate, notices, repo, staff
@@ -306,6 +307,28 @@ def test_one_part_of_another_identity_swapped_in_is_refused(
     by_cli = cli_open(cli_env(bot.settings.database_url, keys, tmp_path), keys, number)
     assert by_cli.exit_code != 0 and "วิชัย" not in by_cli.output and NAME not in by_cli.output
     assert "identity.open" not in actions(bot, target)
+
+
+def test_an_identity_sealed_before_binding_is_named_legacy_and_not_opened(
+    bot: Bot, keys: Keys
+) -> None:
+    """A row as the previous version left it: no record in the report, the old form."""
+    case_id, number, _ = token_case(bot)
+    old = bot.runtime.keys.identity.seal_legacy({"name": "ผู้แจ้ง รุ่นเก่า"})
+    content, _ = repo.seal_case(bot.runtime.keys, number, {"description": "เรื่องเดิม"}, None)
+    with bot.runtime.db.transaction() as session:
+        session.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(identity_sealed=old, content_ct=content, anonymous=False)
+        )
+    custodian = logged_in(bot, "kanya", "custodian")
+    legacy = t_console("th", "identity.legacy")
+    assert legacy in custodian.get(f"/console/cases/{case_id}").get_data(as_text=True)
+    refused = open_in_console(custodian, keys, case_id)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and legacy in html and "รุ่นเก่า" not in html
+    assert "identity.open" not in actions(bot, case_id)
 
 
 # --- staff secrets and notification addresses ---------------------------------------------
