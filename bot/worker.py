@@ -37,6 +37,7 @@ class Worker:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.notifier = Notifier(runtime)
+        self.shredder = vault.Shredder(runtime.db.engine)
         self._last_run: dict[str, datetime] = {}
 
     def _due(self, job: str, every: timedelta, now: datetime) -> bool:
@@ -160,7 +161,7 @@ class Worker:
             notices.prune(session, now)
             outbox.prune_sent(session, now - SENT_MEMORY)
             outbox.expire_dead(session, now - DEAD_MEMORY)
-        if not vault.shred(self.rt.db.engine):
+        if not self.shredder.run():
             log.info("shredding postponed: a reader holds an old snapshot")
         if expired or orphans or links or days:
             log.info(

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import Delete, Engine, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from store import hot
 from store.crypto import CryptoError, Keyring, Pepper, bind, new_secret, row_decrypt, row_encrypt
 from store.models import VaultEpoch, VaultKey
 
+DESTROYED = "vault_destroyed"  # a PostgreSQL sequence: how many keys were ever destroyed
 ROW_KEY = "vault.key"
 DAY_KEY = "vault.day"
 DAYS_KEPT = 2  # today and yesterday: a draft lives 24 hours after its last step
@@ -95,8 +96,15 @@ def destroy(session: Session, key_ids: Iterable[int | None]) -> int:
     ids = [k for k in key_ids if k is not None]
     if not ids:
         return 0
-    result = session.execute(delete(VaultKey).where(VaultKey.id.in_(ids)))
-    return result.rowcount  # type: ignore[attr-defined, no-any-return]
+    return _count_destroyed(session, delete(VaultKey).where(VaultKey.id.in_(ids)))
+
+
+def _count_destroyed(session: Session, stmt: Delete) -> int:
+    if session.get_bind().dialect.name != "postgresql":
+        return session.execute(stmt).rowcount  # type: ignore[attr-defined, no-any-return]
+    # Each destroyed key advances a counter, so the shredder rewrites the vault only
+    # when something was destroyed since its last pass.
+    return len(session.execute(stmt.returning(func.nextval(DESTROYED))).all())
 
 
 # --- day keys ------------------------------------------------------------------------
@@ -149,34 +157,48 @@ def day_digest(
 
 
 def destroy_days_before(session: Session, day: int) -> int:
-    result = session.execute(delete(VaultEpoch).where(VaultEpoch.day < day))
+    destroyed = _count_destroyed(session, delete(VaultEpoch).where(VaultEpoch.day < day))
     with _day_lock:
         for stale in [k for k in _day_cache if k[1] < day]:
             del _day_cache[stale]
-    return result.rowcount  # type: ignore[attr-defined, no-any-return]
+    return destroyed
 
 
 # --- making destruction final ----------------------------------------------------------
 
 
-def shred(engine: Engine) -> bool:
-    """Make destroyed keys unrecoverable from the database files; True when complete.
+class Shredder:
+    """Makes destroyed keys unrecoverable from the database files (one per worker).
 
     SQLite: deleted rows were already zeroed (``secure_delete``); copy the log into the
-    file and truncate it, so no old page survives there. Fails (False) while a reader
-    holds an old snapshot; the next pass tries again.
-    PostgreSQL: rewrite the vault's tables; the old files are truncated at once.
+    file and truncate it, so no old page survives there. That fails while a reader holds
+    an old snapshot; the next pass tries again.
+    PostgreSQL: rewrite the vault's tables (their old files are truncated at once), when
+    a key was destroyed since the last rewrite.
     """
-    if engine.dialect.name == "sqlite":
-        # On the driver's connection: outside a transaction, which SQLAlchemy would begin.
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            cursor.close()
-            return not busy
-        finally:
-            raw.close()
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM FULL vault_key, vault_epoch"))
-    return True
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._rewritten_at: int | None = None
+
+    def run(self) -> bool:
+        """One pass; True when nothing destroyed is left on disk."""
+        if self.engine.dialect.name == "sqlite":
+            # On the driver's connection: outside a transaction, which SQLAlchemy would begin.
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cursor.close()
+                return not busy
+            finally:
+                raw.close()
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            # Read before the rewrite: a key destroyed meanwhile counts for the next pass.
+            counter = connection.execute(
+                text("SELECT last_value + is_called::int FROM vault_destroyed")
+            ).scalar_one()
+            if counter != self._rewritten_at:
+                connection.execute(text("VACUUM FULL vault_key, vault_epoch"))
+                self._rewritten_at = counter
+        return True

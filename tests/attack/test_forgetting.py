@@ -265,5 +265,12 @@ def test_cleaning_shreds_what_was_deleted(bot: Bot, chat: Chat, clock: Clock) ->
     clock.advance(minutes=2)
     bot.run_worker()
     with bot.runtime.db.engine.connect() as connection:
+        idle = connection.execute(text("SELECT pg_relation_filenode('vault_key')")).scalar()
+    assert idle == before, "nothing was destroyed since, so nothing was rewritten"
+    chat.say("ร้องเรียน")
+    chat.choose("v=th")  # a new state: the key of the one before is destroyed
+    clock.advance(minutes=2)
+    bot.run_worker()
+    with bot.runtime.db.engine.connect() as connection:
         after = connection.execute(text("SELECT pg_relation_filenode('vault_key')")).scalar()
     assert after != before, "the vault's table was rewritten, leaving no destroyed key on disk"

@@ -48,6 +48,8 @@ def _vault_tables(postgres: bool) -> None:
         # ANALYZE would copy sample values into pg_statistic, a logged catalogue.
         for table in ("vault_key", "vault_epoch"):
             op.execute(f"ALTER TABLE {table} ALTER COLUMN wrapped SET STATISTICS 0")
+        # Counts destroyed keys (never which): the shredder rewrites only after one.
+        op.execute("CREATE SEQUENCE vault_destroyed")
 
 
 def upgrade() -> None:
