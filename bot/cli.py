@@ -31,6 +31,7 @@ from store.keys import (
     generate_keys,
     load_private_key,
     new_passphrase,
+    private_folder,
 )
 from store.models import Case
 
@@ -61,7 +62,7 @@ def main() -> None:
 
 
 def _init(settings: Settings) -> Settings:
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.instance_path)
     if settings.development:
         passphrase = ensure_dev_keys(settings.instance_path / "keys")
         if passphrase:

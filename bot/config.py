@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from store.crypto import CryptoError
-from store.keys import KeyMaterial, read_folder
+from store.keys import KeyMaterial, dev_secret_key, read_folder
 
 # Placeholders for the local emulator only: outside development these must be configured.
 DEV_CHANNEL_SECRET = "krasip-dev-channel-secret"  # noqa: S105
 DEV_ACCESS_TOKEN = "krasip-dev-access-token"  # noqa: S105
-DEV_SECRET_KEY = "krasip-dev-secret-key-not-for-production"  # noqa: S105
 DEV_EMULATOR_URL = "http://127.0.0.1:8090"
 
 
@@ -118,11 +117,21 @@ def load_settings(
         missing.append(name)
         return ""
 
+    secret_key = overrides.get("secret_key") or _read_secret(env_vars, "SECRET_KEY")
+    if not secret_key and dev:
+        # Random per instance folder, never a constant: anyone can read the source.
+        try:
+            secret_key = dev_secret_key(instance)
+        except OSError as exc:
+            raise ConfigError(f"cannot keep a secret key in {instance}: {exc.strerror}") from exc
+    elif not secret_key:
+        missing.append("SECRET_KEY")
+
     settings = Settings(
         env=env,
         instance_path=instance,
         database_url=env_vars.get("DATABASE_URL") or f"sqlite:///{instance / 'krasip.sqlite3'}",
-        secret_key=secret("SECRET_KEY", DEV_SECRET_KEY),
+        secret_key=secret_key or "",
         line_channel_secret=secret("LINE_CHANNEL_SECRET", DEV_CHANNEL_SECRET),
         line_channel_access_token=secret("LINE_CHANNEL_ACCESS_TOKEN", DEV_ACCESS_TOKEN),
         line_api_base_url=env_vars.get("LINE_API_BASE_URL")

@@ -49,15 +49,16 @@ from handlers.model import (
     Effect,
     FetchMedia,
     Incoming,
-    LookupOutcome,
     MarkFailedFilesTold,
     MarkStaffMessagesRead,
     MediaRef,
+    NoMatch,
     RecordLookupFailure,
     SealIdentity,
     StaffMessage,
     StopUpdates,
     SubmitReport,
+    WrongTokens,
 )
 from store import media, notices, repo
 from store.crypto import Keyring, identity_draft_binding
@@ -66,7 +67,7 @@ from store.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
-LOOKUP_WINDOW = timedelta(minutes=15)
+LOOKUP_WINDOW = timedelta(minutes=15)  # of the global ceiling on wrong tokens
 GROUP_WORDS = {"ร้องเรียน", "แจ้งเบาะแส", "report", "สถานะ", "status"}
 
 
@@ -177,7 +178,7 @@ class EventProcessor:
         held = repo.lock_conversation(session, self.rt.keys, user_id, now)
         ctx = Context(
             now=now,
-            lookup=lambda token: self._lookup(session, token, now),
+            lookup=lambda token: self._lookup(session, token, user_id, now),
             limits=self.rt.limits,
             entropy=secrets.token_hex(12),
             seal_identity=_identity_sealer(self.rt.keys),
@@ -305,13 +306,16 @@ class EventProcessor:
 
     # --- reads handed to the handler -------------------------------------------------
 
-    def _lookup(self, session: Session, token: str, now: datetime) -> CaseStatus | str:
-        ceiling = self.rt.settings.lookup_global_ceiling
-        if repo.lookup_failures_since(session, now - LOOKUP_WINDOW) >= ceiling:
-            return LookupOutcome.THROTTLED
+    def _lookup(
+        self, session: Session, token: str, user_id: str, now: datetime
+    ) -> CaseStatus | NoMatch:
+        # The token first, whatever the throttles say: a right token is never refused.
         case = repo.find_case_by_token(session, self.rt.keys, token)
         if case is None:
-            return LookupOutcome.NOT_FOUND
+            seen = repo.wrong_tokens(session, self.rt.keys, user_id, now)
+            ceiling = self.rt.settings.lookup_global_ceiling
+            flood = repo.lookup_failures_since(session, now - LOOKUP_WINDOW) >= ceiling
+            return NoMatch(WrongTokens(seen.failures, seen.delays, seen.wait_until), flood)
         unread = repo.unread_staff_messages(session, self.rt.keys, case.id)
         return CaseStatus(
             case_id=case.id,
@@ -388,6 +392,9 @@ class EventProcessor:
             repo.mark_messages_read(session, effect.case_id, effect.message_ids, now)
             return []
         if isinstance(effect, RecordLookupFailure):
+            wrong = effect.wrong
+            record = repo.ThrottleRecord(wrong.failures, wrong.delays, wrong.wait_until)
+            repo.save_wrong_tokens(session, keys, user_id, record, effect.keep_until, now)
             repo.record_lookup_failure(session, now)
             return []
         if isinstance(effect, StopUpdates):

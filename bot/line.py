@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from linebot.v3.messaging import (
     ApiClient,
@@ -42,6 +43,35 @@ def _retry_after(exc: ApiException) -> float | None:
         return float(raw) if raw is not None else None
     except ValueError:
         return None
+
+
+CONTENT_CHUNK = 64 * 1024
+TOO_LARGE = "content larger than the limit"
+
+
+def _read_limited(response: Any, max_bytes: int) -> bytes:
+    """The body of a streamed urllib3 response, or ContentUnavailable once over the limit."""
+    if response.status == 202:  # LINE is still preparing the content
+        raise ContentUnavailable("content not ready yet", retryable=True)
+    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding != "identity":
+        raise ContentUnavailable("content sent encoded", retryable=False)
+    declared = response.headers.get("Content-Length")
+    if declared is not None and (not declared.strip().isdigit() or int(declared) > max_bytes):
+        raise ContentUnavailable(TOO_LARGE, retryable=False)
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in response.stream(CONTENT_CHUNK, decode_content=False):
+            total += len(chunk)
+            if total > max_bytes:
+                raise ContentUnavailable(TOO_LARGE, retryable=False)
+            chunks.append(chunk)
+    except ContentUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken transfer is tried again later
+        raise ContentUnavailable(_describe(exc), retryable=True) from exc
+    return b"".join(chunks)
 
 
 def _describe(exc: Exception) -> str:
@@ -142,24 +172,41 @@ class LineGateway:
         )
 
     def content(self, message_id: str, max_bytes: int) -> tuple[bytes, str | None]:
-        """Download a media message's content; refuses content over ``max_bytes``."""
+        """Download a media message's content, refusing it once it passes ``max_bytes``.
+
+        Refused on a declared Content-Length over the limit before a byte is read, and by a
+        running count while streaming, so a body of any size (or none declared) costs at
+        most the limit plus one chunk. The SDK's own call would read the whole body first.
+        """
         _, blob = self._clients()
+        client = blob.api_client
+        path = f"/v2/bot/message/{quote(message_id, safe='')}/content"
+        # Identity encoding only: a compressed body could expand past any limit.
+        headers = {**client.default_headers, "Accept": "*/*", "Accept-Encoding": "identity"}
+        client.update_params_for_auth(headers, [], ["Bearer"], path, "GET", None)
         try:
-            response = blob.get_message_content_with_http_info(
-                message_id, _request_timeout=self._timeout * 6
+            response = client.request(
+                "GET",
+                f"{client.configuration.host}{path}",
+                headers=headers,
+                _preload_content=False,
+                _request_timeout=self._timeout * 6,
             )
         except ApiException as exc:
             status = exc.status or 0
             raise ContentUnavailable(
-                _describe(exc), retryable=status == 429 or status >= 500 or status == 202
+                _describe(exc), retryable=status == 429 or status >= 500
             ) from exc
         except Exception as exc:  # noqa: BLE001
             raise ContentUnavailable(_describe(exc), retryable=True) from exc
-        data = bytes(response.data)
-        if len(data) > max_bytes:
-            raise ContentUnavailable("content larger than the limit", retryable=False)
-        headers = response.headers or {}
-        return data, headers.get("Content-Type") or headers.get("content-type")
+        try:
+            data = _read_limited(response, max_bytes)
+        except BaseException:
+            response.close()  # never drain the rest, nor reuse a half-read connection
+            raise
+        finally:
+            response.release_conn()
+        return data, response.headers.get("Content-Type")
 
     def show_loading(self, chat_id: str, seconds: int = 5) -> None:
         """Best effort: the typing dots while the reporter waits for a long step."""

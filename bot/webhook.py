@@ -40,8 +40,10 @@ def callback() -> Response:
     except InvalidSignatureError:
         log.warning("webhook refused: bad signature")
         return _plain("invalid signature", 400)
-    except (ValueError, KeyError, TypeError):
-        log.warning("webhook refused: malformed body")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        # RecursionError: a validly signed body nested deeper than the JSON parser goes.
+        # Only the type is logged, never the body.
+        log.warning("webhook refused: malformed body (%s)", type(exc).__name__)
         return _plain("malformed body", 400)
     processor = EventProcessor(runtime)
     to_send: list[Delivery] = []

@@ -157,6 +157,7 @@ class Worker:
             days = vault.destroy_days_before(session, vault.day_number(now) - vault.DAYS_KEPT + 1)
             repo.prune_events(session, now)
             repo.prune_lookup_failures(session, now - timedelta(hours=1))
+            repo.prune_lookup_throttles(session, now)
             staff.prune_login_attempts(session, now - timedelta(days=1))
             notices.prune(session, now)
             outbox.prune_sent(session, now - SENT_MEMORY)

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,8 @@ class EmulatorState:
             self.users: dict[str, dict[str, Any]] = {}
             self.inbox: list[dict[str, Any]] = []
             self.contents: dict[str, tuple[bytes, str]] = {}
+            # Content served as a generated stream (test support), by message id or "*".
+            self.streams: dict[str, dict[str, Any]] = {}
             self.reply_tokens: dict[str, dict[str, Any]] = {}
             self.retry_keys: dict[str, dict[str, Any]] = {}
             self.faults: list[dict[str, Any]] = []
@@ -411,10 +413,36 @@ def create_app(
     def message_content(message_id: str) -> Any:
         with state.lock:
             found = state.contents.get(message_id)
+            stream = state.streams.get(message_id) or state.streams.get("*")
         if found is None:
             return jsonify(NOT_FOUND), 404
+        if stream is not None:
+            return with_request_id(streamed_content(stream, found[1]))
         data, content_type = found
         return with_request_id(Response(data, content_type=content_type))
+
+    def streamed_content(stream: dict[str, Any], content_type: str) -> Response:
+        """``size`` bytes in ``chunk``-sized pieces, counting in ``served`` what was handed
+        to the server; the Content-Length is true, omitted or ``declared`` (a lie)."""
+
+        def pieces() -> Iterator[bytes]:
+            left = int(stream["size"])
+            chunk = int(stream.get("chunk") or 64 * 1024)
+            while left > 0:
+                piece = b"\0" * min(chunk, left)
+                left -= len(piece)
+                with state.lock:
+                    stream["served"] += len(piece)
+                yield piece
+            with state.lock:
+                stream["finished"] = True
+
+        resp = Response(pieces(), content_type=content_type, direct_passthrough=True)
+        if stream["length"] == "declared":
+            resp.headers["Content-Length"] = str(stream["size"])
+        elif stream["length"] == "lie":
+            resp.headers["Content-Length"] = str(stream["declared"])
+        return resp
 
     @app.get("/v2/bot/message/<message_id>/content/transcoding")
     def message_transcoding(message_id: str) -> Any:
@@ -823,6 +851,36 @@ def create_app(
         if found is None:
             return jsonify(NOT_FOUND), 404
         return Response(found[0], content_type=found[1])
+
+    @app.delete("/_emulator/streams")
+    def control_streams_clear() -> Any:
+        with state.lock:
+            state.streams = {}
+        return jsonify({"streams": []})
+
+    @app.route("/_emulator/streams/<message_id>", methods=["GET", "POST"])
+    def control_stream(message_id: str) -> Any:
+        """Serve a message's content (or every message's, ``*``) as a generated stream of
+        ``size`` bytes, ``length`` "declared", "omit" or "lie" (with ``declared``); GET says
+        how many bytes were handed to the server so far."""
+        if request.method == "POST":
+            body = request.get_json(silent=True) or {}
+            if body.get("length", "declared") not in ("declared", "omit", "lie"):
+                return error(400, "length must be declared, omit or lie")
+            with state.lock:
+                state.streams[message_id] = {
+                    "size": int(body.get("size", 0)),
+                    "chunk": int(body.get("chunk") or 64 * 1024),
+                    "length": body.get("length", "declared"),
+                    "declared": int(body.get("declared") or 0),
+                    "served": 0,
+                    "finished": False,
+                }
+        with state.lock:
+            found = dict(state.streams.get(message_id) or {})
+        if not found:
+            return jsonify(NOT_FOUND), 404
+        return jsonify(found)
 
     @app.get("/_emulator/content/<message_id>")
     def control_content(message_id: str) -> Any:

@@ -72,6 +72,27 @@ class Emulator:
     def reset(self) -> None:
         self._post("/_emulator/reset")
 
+    def stream_content(
+        self,
+        size: int,
+        *,
+        length: str = "declared",
+        declared: int = 0,
+        chunk: int = 64 * 1024,
+        message_id: str = "*",
+    ) -> dict[str, Any]:
+        """Serve media content as a stream of ``size`` bytes whose Content-Length is true
+        ("declared"), absent ("omit") or ``declared`` ("lie")."""
+        body = {"size": size, "length": length, "declared": declared, "chunk": chunk}
+        return dict(self._post(f"/_emulator/streams/{message_id}", body))
+
+    def clear_streams(self) -> None:
+        _check(self.http.delete(self.url + "/_emulator/streams", timeout=DEFAULT_TIMEOUT))
+
+    def streamed(self, message_id: str = "*") -> dict[str, Any]:
+        """How much of a streamed content was handed to the server, and if all of it."""
+        return dict(self._get(f"/_emulator/streams/{message_id}"))
+
     def post_raw_events(self, events: list[dict[str, Any]], signature: str | None = None) -> int:
         payload: dict[str, Any] = {"events": events}
         if signature is not None:

@@ -2,7 +2,7 @@
 
 The engine interprets the form table in :mod:`handlers.form`; it knows the *kinds* of
 step, never the questions. Around the form sit the global commands (start, status,
-cancel, stop updates), the token lookup with its cool-down, and the follow-up mode in
+cancel, stop updates), the token lookup with its delays, and the follow-up mode in
 which a reporter who has just looked up a case may send more to the centre.
 """
 
@@ -12,7 +12,7 @@ import copy
 import hashlib
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import districts, flex, identity, tokens
@@ -50,16 +50,17 @@ from handlers.model import (
     FetchMedia,
     Incoming,
     Limits,
-    LookupOutcome,
     MarkFailedFilesTold,
     MarkStaffMessagesRead,
     MediaRef,
     Message,
+    NoMatch,
     RecordLookupFailure,
     Result,
     State,
     StopUpdates,
     SubmitReport,
+    WrongTokens,
 )
 from handlers.texts import LANGS, t, variants
 
@@ -143,29 +144,19 @@ def handle(state: State | None, incoming: Incoming, ctx: Context) -> Result:
 
 
 def _idle(lang: str, previous: State | None = None) -> State:
-    """An idle state; lookup failures and a running cool-down survive every mode change."""
-    state: State = {"v": STATE_VERSION, "lang": lang, "mode": "idle"}
-    if previous:
-        for key in ("lookup_failures", "cooldown_until"):
-            if previous.get(key):
-                state[key] = previous[key]
-    return state
+    """An idle state. Wrong tokens are remembered by the shell, outside the state."""
+    return {"v": STATE_VERSION, "lang": lang, "mode": "idle"}
 
 
 def _is_blank_idle(state: State) -> bool:
-    return (
-        state.get("mode") == "idle"
-        and state_lang(state) == DEFAULT_LANG
-        and not state.get("lookup_failures")
-        and not state.get("cooldown_until")
-    )
+    return state.get("mode") == "idle" and state_lang(state) == DEFAULT_LANG
 
 
 def keep_until(state: State | None, now: datetime, limits: Limits) -> datetime | None:
     """Until when the shell must keep ``state``; None when it need not be kept at all.
 
-    After this the state is useless (a draft expired, a follow-up window closed, a
-    cool-down ended), so it is destroyed rather than left to link a chat to a case.
+    After this the state is useless (a draft expired, a follow-up window closed), so it
+    is destroyed rather than left to link a chat to a case.
     """
     if not isinstance(state, dict):
         return None
@@ -180,11 +171,6 @@ def keep_until(state: State | None, now: datetime, limits: Limits) -> datetime |
         # A language choice is remembered for a while, not for ever: a row kept long
         # after a report would date its filing.
         until.append(now + limits.followup_ttl)
-    cooldown = _when(state.get("cooldown_until"))
-    if cooldown is not None:
-        until.append(cooldown)
-    failures = [_when(raw) for raw in state.get("lookup_failures") or []]
-    until.extend(at + limits.lookup_window for at in failures if at is not None)
     return max(until) if until else None
 
 
@@ -193,8 +179,9 @@ def _coerce(state: State | None) -> State:
     if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
         return _idle(state_lang(state))
     working = copy.deepcopy(state)
-    if not isinstance(working.get("lookup_failures", []), list):
-        working["lookup_failures"] = []
+    # Per-chat wrong tokens of states saved before the shell kept them (unfollow lost them).
+    working.pop("lookup_failures", None)
+    working.pop("cooldown_until", None)
     mode = working.get("mode")
     if mode == "form":
         ok = (
@@ -223,11 +210,8 @@ def _when(value: Any) -> datetime | None:
 
 
 def _expire(turn: _Turn) -> None:
-    """Stale drafts are discarded, stale follow-ups end, finished cool-downs are lifted."""
+    """Stale drafts are discarded, stale follow-ups end."""
     st, now, limits = turn.state, turn.ctx.now, turn.ctx.limits
-    cooldown = _when(st.get("cooldown_until"))
-    if cooldown is not None and now >= cooldown:
-        st.pop("cooldown_until", None)
     last = _when(st.get("updated_at"))
     if st["mode"] == "form" and (last is None or now - last > limits.draft_ttl):
         _drop_draft(turn)
@@ -436,7 +420,7 @@ def _idle_event(turn: _Turn, incoming: Incoming) -> None:
         _help(turn)
 
 
-# --- lookup, cool-down and follow-up -------------------------------------------------
+# --- lookup, delays and follow-up ----------------------------------------------------
 
 
 def _minutes_left(until: datetime, now: datetime) -> int:
@@ -444,40 +428,61 @@ def _minutes_left(until: datetime, now: datetime) -> int:
 
 
 def _lookup(turn: _Turn, token: str) -> None:
-    st, now, limits = turn.state, turn.ctx.now, turn.ctx.limits
-    cooldown = _when(st.get("cooldown_until"))
-    if cooldown is not None and now < cooldown:
-        # During a cool-down no lookup is attempted at all.
-        turn.say("lookup.cooldown", minutes=_minutes_left(cooldown, now))
-        return
+    """The token is always looked up, and a match is always shown: only the answer
+    "this token is wrong" is slowed down, so no throttle can refuse a real reporter."""
     found = turn.ctx.lookup(token)
-    if found == LookupOutcome.THROTTLED:
-        turn.say("lookup.cooldown", minutes=_minutes_left(now + limits.lookup_cooldown, now))
+    if isinstance(found, CaseStatus):
+        _show_status(turn, found)
         return
-    if not isinstance(found, CaseStatus):
-        _lookup_failed(turn)
-        return
-    _show_status(turn, found)
+    _lookup_failed(turn, found if isinstance(found, NoMatch) else NoMatch())
 
 
-def _lookup_failed(turn: _Turn) -> None:
-    st, now, limits = turn.state, turn.ctx.now, turn.ctx.limits
-    recent = [
-        ts.isoformat()
-        for raw in st.get("lookup_failures") or []
-        if (ts := _when(raw)) is not None and now - ts < limits.lookup_window
-    ]
-    recent.append(now.isoformat())
-    turn.effects.append(RecordLookupFailure())
-    if len(recent) >= limits.lookup_failures_allowed:
-        until = now + limits.lookup_cooldown
-        st["cooldown_until"] = until.isoformat()
-        st.pop("lookup_failures", None)
+def _lookup_failed(turn: _Turn, miss: NoMatch) -> None:
+    now, limits = turn.ctx.now, turn.ctx.limits
+    seen = miss.wrong
+    if seen.wait_until is not None and now < seen.wait_until:
+        # Not counted again, so one reporter stuck on a mistyped token is not punished
+        # further; guessing gains nothing from it either (80 bits, see the README).
+        turn.say("lookup.wait", _quick_help(turn), minutes=_minutes_left(seen.wait_until, now))
+        return
+    wrong = next_wrong_tokens(seen, now, limits, flood=miss.flood)
+    keep = max(now, wrong.wait_until or now) + limits.lookup_memory
+    turn.effects.append(RecordLookupFailure(wrong, keep))
+    if wrong.wait_until is not None:
+        # The delay's own length: its end was rounded up to the minute, which is not more
+        # for the reporter to wait for.
+        minutes = int(_delay(limits, wrong.delays).total_seconds() // 60)
         turn.say("lookup.not_found")
-        turn.say("lookup.cooldown", minutes=_minutes_left(until, now))
+        turn.say("lookup.wait", _quick_help(turn), minutes=max(1, minutes))
     else:
-        st["lookup_failures"] = recent
         turn.say("lookup.not_found", _quick_help(turn))
+
+
+def next_wrong_tokens(
+    seen: WrongTokens, now: datetime, limits: Limits, *, flood: bool
+) -> WrongTokens:
+    """The record after one more counted wrong token.
+
+    The allowance used up, a delay begins: 1, 2, 4 ... minutes, at most the longest. While
+    wrong tokens from everyone are above the global ceiling there is no allowance: each
+    wrong token begins the next delay. The end is rounded up to the minute (the store
+    keeps no finer time), so no delay is shorter than promised."""
+    failures = seen.failures + 1
+    if failures < limits.lookup_failures_allowed and not flood:
+        return WrongTokens(failures, seen.delays, None)
+    until = _up_to_minute(now + _delay(limits, seen.delays + 1))
+    return WrongTokens(0, seen.delays + 1, until)
+
+
+def _delay(limits: Limits, nth: int) -> timedelta:
+    """The ``nth`` delay (from 1): the first, then twice the one before, at most the longest."""
+    step = limits.lookup_first_delay * (2 ** min(nth - 1, 16))
+    return min(step, limits.lookup_longest_delay)
+
+
+def _up_to_minute(at: datetime) -> datetime:
+    floor = at.replace(second=0, microsecond=0)
+    return floor if floor == at else floor + timedelta(minutes=1)
 
 
 def _show_status(turn: _Turn, case: CaseStatus) -> None:

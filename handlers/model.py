@@ -86,8 +86,27 @@ class CaseStatus:
 class LookupOutcome:
     """Sentinels a lookup may return instead of a :class:`CaseStatus`."""
 
-    NOT_FOUND = "not_found"
-    THROTTLED = "throttled"  # the global ceiling on wrong tokens has been reached
+    NOT_FOUND = "not_found"  # no case, and no wrong tokens remembered (as ``NoMatch()``)
+
+
+@dataclass(frozen=True)
+class WrongTokens:
+    """What is remembered of one reporter's wrong tokens: counts and a time to the minute,
+    never a token or a case. It is kept apart from the conversation, so blocking and
+    unblocking the bot resets nothing."""
+
+    failures: int = 0  # wrong tokens counted since the last delay began
+    delays: int = 0  # delays begun so far; each is twice the one before
+    wait_until: datetime | None = None  # until then a wrong token is answered "please wait"
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    """A lookup that found no case. ``flood``: wrong tokens from everyone are above the
+    global ceiling, so each wrong token begins a delay at once."""
+
+    wrong: WrongTokens = field(default_factory=WrongTokens)
+    flood: bool = False
 
 
 SealIdentity = Callable[[str, str, str], str]
@@ -95,10 +114,10 @@ SealIdentity = Callable[[str, str, str], str]
 sealed to the custodian's public key (base64 text), bound to that draft. The server can
 never open it again; only the custodian's private key can."""
 
-Lookup = Callable[[str], "CaseStatus | str"]
-"""Looks up a normalised token (``XXXX-XXXX-XXXX-XXXX``).
+Lookup = Callable[[str], "CaseStatus | NoMatch | str"]
+"""Looks up a normalised token (``XXXX-XXXX-XXXX-XXXX``), always, whatever the throttles say.
 
-Returns a CaseStatus, or a LookupOutcome when there is none to show."""
+Returns a CaseStatus, or a NoMatch (or ``LookupOutcome.NOT_FOUND``) when there is none."""
 
 
 @dataclass(frozen=True)
@@ -112,9 +131,12 @@ class Limits:
     max_short_chars: int = 200  # names, places, positions
     max_media_items: int = 10
     max_file_bytes: int = 25 * 1024 * 1024
-    lookup_failures_allowed: int = 5
-    lookup_window: timedelta = timedelta(minutes=15)
-    lookup_cooldown: timedelta = timedelta(minutes=15)
+    # Wrong tokens: after this many, each further one waits 1, 2, 4 ... up to 15 minutes
+    # before it is counted; forgotten after an hour without one. Right tokens never wait.
+    lookup_failures_allowed: int = 3
+    lookup_first_delay: timedelta = timedelta(minutes=1)
+    lookup_longest_delay: timedelta = timedelta(minutes=15)
+    lookup_memory: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -188,7 +210,11 @@ class MarkFailedFilesTold:
 
 @dataclass(frozen=True)
 class RecordLookupFailure:
-    """A wrong token was sent; counts towards the global ceiling."""
+    """A wrong token was counted: keep the reporter's new record until ``keep_until``, and
+    count it towards the global ceiling."""
+
+    wrong: WrongTokens
+    keep_until: datetime
 
 
 @dataclass(frozen=True)

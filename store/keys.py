@@ -46,15 +46,54 @@ def new_passphrase() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(6))
 
 
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
+
+
+def private_folder(folder: Path) -> Path:
+    """Create ``folder`` (and missing parents) readable by this user alone (0700)."""
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # made meanwhile by another process
+        os.chmod(folder, 0o700)  # mkdir's mode is narrowed by the umask, never widened
+    return folder
+
+
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
 
 
+def dev_secret_key(instance: Path) -> str:
+    """Development's console signing key: random, made once per instance folder, kept in
+    ``secret_key`` (0600) so sessions survive restarts. A key in the source would let
+    anyone forge a session cookie for any local console."""
+    path = private_folder(instance) / SECRET_KEY_FILE
+    if path.exists():
+        existing = path.read_text().strip()
+        if existing:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)
+            return existing
+    # Written aside then linked into place: a concurrent start sees the whole key or none.
+    aside = instance / f".{SECRET_KEY_FILE}.{secrets.token_hex(8)}"
+    _write_private(aside, (secrets.token_urlsafe(48) + "\n").encode())
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        if not path.read_text().strip():  # an empty leftover: replace it
+            os.replace(aside, path)
+    finally:
+        aside.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
 def generate_keys(folder: Path, passphrase: str) -> KeyMaterial:
     """Write a complete new key set into ``folder`` (which must not hold one already)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     for name in (IDENTITY_PUBLIC, IDENTITY_PRIVATE, DATA_KEYS, PEPPER):
         if (folder / name).exists():
             raise CryptoError(f"{folder / name} exists already; refusing to overwrite keys")
@@ -67,7 +106,8 @@ def generate_keys(folder: Path, passphrase: str) -> KeyMaterial:
     _write_private(folder / IDENTITY_PRIVATE, private.to_encrypted_file(passphrase))
     _write_private(folder / DATA_KEYS, (material.data_keys + "\n").encode())
     _write_private(folder / PEPPER, (material.pepper + "\n").encode())
-    (folder / IDENTITY_PUBLIC).write_text(material.identity_public + "\n")
+    # The public key is no secret, but the folder's files are this user's alone.
+    _write_private(folder / IDENTITY_PUBLIC, (material.identity_public + "\n").encode())
     return material
 
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from alembic import command
 from alembic.config import Config
 
+from store.keys import private_folder
+
 if TYPE_CHECKING:
     from store.crypto import Keyring
 
@@ -32,7 +34,7 @@ def upgrade(url: str, revision: str = "head", keyring: Keyring | None = None) ->
     database holding such rows they refuse to run without it.
     """
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        private_folder(Path(url.removeprefix("sqlite:///")).parent)
     config = alembic_config(url)
     config.attributes["keyring"] = keyring
     command.upgrade(config, revision)

@@ -266,6 +266,23 @@ class LookupFailure(Base):
     at: Mapped[datetime] = mapped_column(MinuteDateTime, index=True)
 
 
+class LookupThrottle(Base):
+    """One reporter's wrong tokens, kept apart from the conversation so that blocking and
+    unblocking the bot does not reset a delay.
+
+    Keyed by the LINE user ID hashed under a day key (a row found under yesterday's key
+    moves to today's); only counts and times to the minute, nothing that names a case.
+    The worker deletes a row at ``expires_at`` (rounded up to ten minutes)."""
+
+    __tablename__ = "lookup_throttle"
+
+    reporter_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    delays: Mapped[int] = mapped_column(Integer)
+    wait_until: Mapped[datetime | None] = mapped_column(MinuteDateTime)
+    expires_at: Mapped[datetime] = mapped_column(MinuteDateTime, index=True)
+
+
 class AuditEntry(Base):
     """Append-only, hash-chained record of sensitive acts (identity openings first of all)."""
 

@@ -34,6 +34,7 @@ from store.models import (
     CaseMessage,
     Conversation,
     LookupFailure,
+    LookupThrottle,
     ProcessedEvent,
     UpdateLink,
 )
@@ -48,6 +49,7 @@ UPDATE_ADDRESS = "update_link.address"
 # keyed hashes under the vault's day keys
 REPORTER = "reporter"
 EVENT = "event"
+LOOKUP_THROTTLE = "lookup-throttle"
 COARSE = timedelta(minutes=10)
 MESSAGE_BODY = "case_message.body"
 # A reserved key of the case content: which sealed identity belongs to the case (its
@@ -606,6 +608,74 @@ def lookup_failures_since(session: Session, since: datetime) -> int:
 
 def prune_lookup_failures(session: Session, before: datetime) -> None:
     session.execute(delete(LookupFailure).where(LookupFailure.at < before))
+
+
+# --- wrong tokens (per reporter) -----------------------------------------------------
+
+
+def _throttle_keys(
+    session: Session, keys: Keyring, line_user_id: str, now: datetime
+) -> tuple[str, list[str]]:
+    """Today's key of the reporter's row, and every key it may be under (today's, yesterday's)."""
+    day = vault.day_number(now)
+    today = vault.day_digest(session, keys, LOOKUP_THROTTLE, line_user_id, day)
+    assert today is not None
+    before = vault.day_digest(session, keys, LOOKUP_THROTTLE, line_user_id, day - 1, create=False)
+    return today, [k for k in (today, before) if k]
+
+
+@dataclass(frozen=True)
+class ThrottleRecord:
+    """A reporter's wrong tokens as stored: counts and the end of a delay (to the minute)."""
+
+    failures: int = 0
+    delays: int = 0
+    wait_until: datetime | None = None
+
+
+def wrong_tokens(
+    session: Session, keys: Keyring, line_user_id: str, now: datetime
+) -> ThrottleRecord:
+    """What is remembered of this reporter's wrong tokens (nothing once the row expired).
+
+    Called with the reporter's conversation locked, so their events do not interleave."""
+    _, candidates = _throttle_keys(session, keys, line_user_id, now)
+    row = session.execute(
+        select(LookupThrottle.failures, LookupThrottle.delays, LookupThrottle.wait_until)
+        .where(LookupThrottle.reporter_key.in_(candidates), LookupThrottle.expires_at > now)
+        .order_by(LookupThrottle.expires_at.desc())
+    ).first()
+    if row is None:
+        return ThrottleRecord()
+    return ThrottleRecord(row.failures, row.delays, row.wait_until)
+
+
+def save_wrong_tokens(
+    session: Session,
+    keys: Keyring,
+    line_user_id: str,
+    wrong: ThrottleRecord,
+    keep_until: datetime,
+    now: datetime,
+) -> None:
+    """Keep the reporter's record under today's key until ``keep_until`` (rounded up)."""
+    today, candidates = _throttle_keys(session, keys, line_user_id, now)
+    session.execute(delete(LookupThrottle).where(LookupThrottle.reporter_key.in_(candidates)))
+    session.add(
+        LookupThrottle(
+            reporter_key=today,
+            failures=wrong.failures,
+            delays=wrong.delays,
+            wait_until=wrong.wait_until,
+            expires_at=coarse_time(keep_until),
+        )
+    )
+
+
+def prune_lookup_throttles(session: Session, now: datetime) -> int:
+    """Delete the records whose time is over."""
+    result = session.execute(delete(LookupThrottle).where(LookupThrottle.expires_at <= now))
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
 # --- tokens --------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""Checking a report's status with the tracking token, the cool-down after wrong tokens,
+"""Checking a report's status with the tracking token, the delays after wrong tokens,
 the follow-up messages to the centre, and the shell's fixed messages."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from test_form_support import (
+    NOW,
     TOKEN,
     FakeLookup,
     Reporter,
@@ -19,10 +21,14 @@ from test_form_support import (
 from handlers import failure_notice, group_notice, receipt, state_lang, update_notice
 from handlers.model import (
     AddReporterMessage,
+    CaseStatus,
     FetchMedia,
-    LookupOutcome,
+    Incoming,
     MarkStaffMessagesRead,
+    NoMatch,
     RecordLookupFailure,
+    Result,
+    WrongTokens,
 )
 
 WRONG = "ZZZZ-ZZZZ-ZZZZ-ZZZZ"
@@ -30,6 +36,42 @@ WRONG = "ZZZZ-ZZZZ-ZZZZ-ZZZZ"
 
 def _reporter(**case: object) -> Reporter:
     return Reporter(lookup=FakeLookup({TOKEN: case_status(**case)}))
+
+
+@dataclass
+class RememberingLookup(FakeLookup):
+    """Plays the shell's store of wrong tokens: hands the handler what it last recorded,
+    until that record's time is over; ``flood`` plays the global ceiling."""
+
+    wrong: WrongTokens = field(default_factory=WrongTokens)
+    keep_until: datetime | None = None
+    flood: bool = False
+    now: datetime = NOW
+
+    def __call__(self, token: str) -> CaseStatus | str | NoMatch:
+        found = super().__call__(token)
+        if isinstance(found, CaseStatus):
+            return found
+        if self.keep_until is None or self.now >= self.keep_until:
+            self.wrong = WrongTokens()
+        return NoMatch(self.wrong, self.flood)
+
+
+@dataclass
+class ThrottledReporter(Reporter):
+    lookup: RememberingLookup = field(default_factory=RememberingLookup)
+
+    def send(self, incoming: Incoming) -> Result:
+        self.lookup.now = self.now
+        result = super().send(incoming)
+        for effect in result.effects:
+            if isinstance(effect, RecordLookupFailure):
+                self.lookup.wrong, self.lookup.keep_until = effect.wrong, effect.keep_until
+        return result
+
+
+def _throttled(**case: object) -> ThrottledReporter:
+    return ThrottledReporter(lookup=RememberingLookup({TOKEN: case_status(**case)}))
 
 
 def test_a_token_sent_while_idle_shows_the_status_card() -> None:
@@ -83,47 +125,81 @@ def test_a_wrong_token_gets_a_generic_answer_and_is_recorded() -> None:
     reporter = _reporter()
     result = reporter.text(WRONG)
     assert "ไม่พบเรื่องที่ตรงกับรหัสนี้" in texts_of(result.replies)
-    assert result.effects == [RecordLookupFailure()]
+    keep = NOW + timedelta(hours=1)
+    assert result.effects == [RecordLookupFailure(WrongTokens(failures=1), keep)]
 
 
-def test_wrong_token_five_times_starts_cool_down() -> None:
-    reporter = _reporter()
-    for _ in range(4):
-        reporter.text(WRONG)
+def test_three_wrong_tokens_begin_a_one_minute_delay() -> None:
+    reporter = _throttled()
+    for _ in range(2):
+        assert "กรุณารอ" not in texts_of(reporter.text(WRONG).replies)
     result = reporter.text(WRONG)
-    assert "15 นาที" in texts_of(result.replies)
-    reporter.later(timedelta(minutes=5))
-    result = reporter.text(TOKEN)  # even the right token waits
-    assert len(reporter.lookup.calls) == 5
-    assert "10 นาที" in texts_of(result.replies)
-    assert result.effects == []
+    shown = texts_of(result.replies)
+    assert "ไม่พบเรื่องที่ตรงกับรหัสนี้" in shown and "อีกประมาณ 1 นาที" in shown
+    assert reporter.lookup.wrong == WrongTokens(0, 1, NOW + timedelta(minutes=1))
 
 
-def test_the_cool_down_ends_after_its_time() -> None:
-    reporter = _reporter()
-    for _ in range(5):
+def test_a_wrong_token_during_a_delay_is_told_to_wait_and_not_counted() -> None:
+    reporter = _throttled()
+    for _ in range(3):
         reporter.text(WRONG)
-    reporter.later(timedelta(minutes=16))
+    reporter.later(timedelta(seconds=20))
+    result = reporter.text(WRONG)
+    assert "อีกประมาณ 1 นาที" in texts_of(result.replies)
+    assert result.effects == []  # a stuck reporter's delay does not grow
+
+
+# The old per-chat cool-down refused even the right token ("even the right token waits");
+# a right token must now always be answered, so the card shows in the middle of a delay.
+def test_the_right_token_is_answered_in_the_middle_of_a_delay() -> None:
+    reporter = _throttled()
+    for _ in range(3):
+        reporter.text(WRONG)
     result = reporter.text(TOKEN)
     assert reporter.lookup.calls[-1] == TOKEN
     assert result.replies[0]["type"] == "flex"
+    assert reporter.mode == "followup"
 
 
-def test_wrong_tokens_spread_beyond_the_window_do_not_start_a_cool_down() -> None:
-    reporter = _reporter()
-    for _ in range(6):
+def test_delays_grow_one_two_four_up_to_fifteen_minutes_then_end() -> None:
+    reporter = _throttled()
+    reporter.text(WRONG)
+    for minutes in (1, 2, 4, 8, 15, 15):
+        for _ in range(2):
+            result = reporter.text(WRONG)
+        assert f"อีกประมาณ {minutes} นาที" in texts_of(result.replies)
+        reporter.later(timedelta(minutes=minutes))  # the delay ends: wrong tokens count again
+        assert [type(e) for e in reporter.text(WRONG).effects] == [RecordLookupFailure]
+
+
+def test_wrong_tokens_are_forgotten_after_an_hour_without_one() -> None:
+    reporter = _throttled()
+    for _ in range(2):
         reporter.text(WRONG)
-        reporter.later(timedelta(minutes=4))
+    reporter.later(timedelta(minutes=61))
+    for _ in range(2):
+        result = reporter.text(WRONG)
+    assert "กรุณารอ" not in texts_of(result.replies)
+    assert reporter.lookup.wrong.failures == 2
+
+
+# The old global ceiling refused every lookup, right tokens too; now it only takes away
+# the free tries of wrong ones.
+def test_during_a_flood_each_wrong_token_begins_a_delay_but_right_tokens_are_shown() -> None:
+    reporter = _throttled()
+    reporter.lookup.flood = True
+    result = reporter.text(WRONG)
+    assert "อีกประมาณ 1 นาที" in texts_of(result.replies)
+    assert reporter.text(TOKEN).replies[0]["type"] == "flex"
+
+
+def test_counts_in_a_state_saved_before_the_upgrade_no_longer_refuse_the_right_token() -> None:
+    reporter = _reporter()
+    until = (NOW + timedelta(minutes=10)).isoformat()
+    reporter.state = {"v": 1, "lang": "th", "mode": "idle", "cooldown_until": until}
     result = reporter.text(TOKEN)
     assert result.replies[0]["type"] == "flex"
-
-
-def test_a_globally_throttled_lookup_shows_the_cool_down_without_counting() -> None:
-    reporter = Reporter(lookup=FakeLookup({TOKEN: LookupOutcome.THROTTLED}))
-    result = reporter.text(TOKEN)
-    assert "15 นาที" in texts_of(result.replies)
-    assert result.effects == []
-    assert not (reporter.state or {}).get("lookup_failures")
+    assert "cooldown_until" not in (reporter.state or {})
 
 
 def test_a_token_is_not_looked_up_in_the_middle_of_the_form() -> None:

@@ -9,7 +9,9 @@ Security decisions, next to the code that enforces them:
   blueprint only, so LINE's signed webhook ``/callback`` stays exempt;
 * every console response carries a strict Content-Security-Policy (no inline script or
   style at all), ``nosniff``, ``no-referrer``, ``frame-ancestors 'none'``; pages are never
-  cached (they hold case content).
+  cached (they hold case content);
+* in production the session cookie is ``__Host-krasip``, Secure, HttpOnly, SameSite=Lax,
+  and every response carries HSTS.
 """
 
 from __future__ import annotations
@@ -74,15 +76,36 @@ def init_app(app: Flask) -> None:
     # webhook is authenticated by its signature and must not need a token.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Flask already defines the cookie keys (SameSite None, Secure False), so setdefault
+    # would never apply: set them. Development serves plain http, where Secure would lose
+    # the cookie; production is https only and gets a __Host- name (no Domain, path /).
     settings = app.config.get("KRASIP_SETTINGS")
-    app.config.setdefault("SESSION_COOKIE_SECURE", not getattr(settings, "development", False))
+    production = not getattr(settings, "development", False)
+    app.config.update(
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=production,
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
+    )
+    if production:
+        app.config["SESSION_COOKIE_NAME"] = "__Host-krasip"
+        app.config["PREFERRED_URL_SCHEME"] = "https"
+        app.after_request(_hsts)
     app.config.setdefault("KRASIP_CONSOLE_IDLE", timedelta(minutes=30))
     app.config.setdefault("KRASIP_CONSOLE_ABSOLUTE", timedelta(hours=12))
     app.config.setdefault("KRASIP_CONSOLE_THROTTLE", Throttle())
     csrf.init_app(app)
     app.register_blueprint(bp)
+
+
+HSTS = "max-age=31536000"  # a year; not includeSubDomains: other hosts are not ours to pin
+
+
+def _hsts(response: Any) -> Any:
+    """Production only: browsers must never again reach this host over plain http."""
+    response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
 
 
 # --- per-request helpers -------------------------------------------------------------

@@ -354,9 +354,9 @@ TEXTS: dict[str, str] = {
     "outcome_detail.no_grounds": "The facts were checked and no grounds were found.",
     # --- lookup and follow-up ---
     "lookup.not_found": "No report matches that token. Please check it.",
-    "lookup.cooldown": (
-        "Too many wrong tokens were sent. For safety, please wait about {minutes} minute(s) "
-        "before trying again."
+    "lookup.wait": (
+        "Several tokens that match no report were sent. Please check your token and try "
+        "again in about {minutes} minute(s). A correct token is always answered at once."
     ),
     "followup.prompt": (
         "To send more information or answer the staff, type or send files here within "

@@ -1,0 +1,299 @@
+"""Wrong tokens in a flood, right tokens answered: the lookup throttle under load.
+
+50 LINE accounts send 1,000 wrong tokens between them while 20 real reporters look up
+their cases (filed straight into the register with known tokens). Every real lookup must
+be answered with its status card; the time from sending the token to the card reaching
+LINE is measured. Events are signed and delivered by the LINE emulator, one webhook call
+each, as LINE sends them.
+
+    python -m bench.lookup_flood [--database-url URL]
+
+Without ``--database-url`` a SQLite file in a temporary folder is used. Nothing here
+prints a token or a user id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import secrets
+import string
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from emulator.client import Emulator
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CHANNEL_SECRET = "bench-channel-secret-0123456789ab"  # noqa: S105 - emulator only
+ACCESS_TOKEN = "bench-access-token"  # noqa: S105 - emulator only
+
+Clock = Callable[[], datetime]
+
+
+def random_token() -> str:
+    """A well-formed token no case has (80 random bits: a match is out of the question)."""
+    symbols = "".join(secrets.choice(ALPHABET) for _ in range(16))
+    return "-".join(symbols[i : i + 4] for i in range(0, 16, 4))
+
+
+def _event_id() -> str:
+    return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(26))
+
+
+def event(kind: str, user_id: str, at: datetime, text: str | None = None) -> dict[str, Any]:
+    """A webhook event from a 1:1 chat, as LINE builds it, stamped with the bot's clock."""
+    body: dict[str, Any] = {
+        "type": kind,
+        "mode": "active",
+        "timestamp": int(at.timestamp() * 1000),
+        "source": {"type": "user", "userId": user_id},
+        "webhookEventId": _event_id(),
+        "deliveryContext": {"isRedelivery": False},
+    }
+    if kind != "unfollow":
+        body["replyToken"] = secrets.token_hex(16)
+    if kind == "follow":
+        body["follow"] = {"isUnblocked": True}
+    if kind == "message":
+        body["message"] = {
+            "type": "text",
+            "id": str(secrets.randbelow(10**15)),
+            "text": text,
+            "quoteToken": secrets.token_urlsafe(48),
+        }
+    return body
+
+
+class Account:
+    """One LINE account talking to the bot through the emulator."""
+
+    def __init__(self, line: Emulator, clock: Clock, user_id: str | None = None) -> None:
+        self.line = Emulator(line.url)  # its own HTTP session: accounts run in threads
+        self.clock = clock
+        self.user_id = user_id or "U" + uuid.uuid4().hex
+        self.seen = 0
+
+    def post(self, *events: dict[str, Any], batch: int = 50) -> None:
+        for start in range(0, len(events), batch):
+            status = self.line.post_raw_events(list(events[start : start + batch]))
+            if status != 200:
+                raise AssertionError(f"webhook answered {status}")
+
+    def say(self, *texts: str, batch: int = 50) -> None:
+        """Send messages, up to ``batch`` of them in one webhook call (LINE batches too)."""
+        self.post(*(event("message", self.user_id, self.clock(), t) for t in texts), batch=batch)
+
+    def unfollow(self) -> None:
+        self.post(event("unfollow", self.user_id, self.clock()))
+
+    def follow(self) -> None:
+        self.post(event("follow", self.user_id, self.clock()))
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [m["message"] for m in self.line.user(self.user_id).messages()]
+
+    def new_messages(self) -> list[dict[str, Any]]:
+        everything = self.messages()
+        fresh = everything[self.seen :]
+        self.seen = len(everything)
+        return fresh
+
+    def wait_for_card(self, case_number: str, timeout: float = 10.0) -> float:
+        """Seconds until a status card of ``case_number`` arrives after ``self.seen``."""
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:
+            fresh = self.messages()[self.seen :]
+            for message in fresh:
+                if message.get("type") == "flex" and case_number in message.get("altText", ""):
+                    self.seen += len(fresh)
+                    return time.perf_counter() - started
+            time.sleep(0.025)  # polling faster would take the CPU it measures
+        raise TimeoutError(f"no status card for {case_number} within {timeout}s")
+
+
+@dataclass(frozen=True)
+class Filed:
+    token: str
+    case_number: str
+
+
+def file_cases(runtime: Any, count: int) -> list[Filed]:
+    """``count`` anonymous cases filed straight into the register, with tokens we know."""
+    from handlers import tokens
+    from store import repo
+
+    filed = []
+    now = runtime.clock()
+    with runtime.db.transaction() as session:
+        for i in range(count):
+            token = tokens.format_token(repo.new_token_bytes())
+            created = repo.create_case(
+                session,
+                runtime.keys,
+                now=now,
+                token=token,
+                channel="line",
+                lang="th",
+                category="other",
+                district_code=None,
+                anonymous=True,
+                meets_anonymous_bar=False,
+                content={"category": "other", "description": f"bench case {i}"},
+                identity=None,
+                notify_user_id=None,
+            )
+            filed.append(Filed(token, created.number))
+    return filed
+
+
+@dataclass
+class FloodResult:
+    latencies: list[float] = field(default_factory=list)  # seconds, one per real lookup
+    webhook: list[float] = field(default_factory=list)  # of those, until the webhook answered
+    unanswered: list[str] = field(default_factory=list)  # case numbers with no card
+    wrong_sent: int = 0
+    seconds: float = 0.0
+
+
+def flood(
+    line: Emulator,
+    clock: Clock,
+    reporters: list[Filed],
+    *,
+    accounts: int = 50,
+    wrong_tokens: int = 1000,
+    lookups_each: int = 3,
+    card_timeout: float = 60.0,
+) -> FloodResult:
+    """Flood with wrong tokens while every reporter looks up its case ``lookups_each`` times."""
+    result = FloodResult()
+    lock = threading.Lock()
+    share, rest = divmod(wrong_tokens, accounts)
+    per_account = [share + (i < rest) for i in range(accounts)]
+
+    def flooder(count: int) -> None:
+        account = Account(line, clock)
+        for _ in range(count):
+            account.say(random_token())
+            with lock:
+                result.wrong_sent += 1
+
+    def reporter(filed: Filed, seed: int) -> None:
+        account = Account(line, clock)
+        pause = random.Random(seed)
+        for _ in range(lookups_each):
+            time.sleep(pause.uniform(0.05, 0.4))
+            account.new_messages()
+            started = time.perf_counter()
+            account.say(filed.token)
+            posted = time.perf_counter() - started
+            try:
+                account.wait_for_card(filed.case_number, card_timeout)
+            except TimeoutError:
+                with lock:
+                    result.unanswered.append(filed.case_number)
+                continue
+            with lock:
+                # From sending the token to the card reaching LINE.
+                result.latencies.append(time.perf_counter() - started)
+                result.webhook.append(posted)
+
+    threads = [threading.Thread(target=flooder, args=(n,)) for n in per_account]
+    threads += [threading.Thread(target=reporter, args=(f, i)) for i, f in enumerate(reporters)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def summary(result: FloodResult) -> str:
+    ms = [v * 1000 for v in result.latencies]
+    if not ms:
+        return f"no real lookup answered; unanswered: {len(result.unanswered)}"
+    hook = [v * 1000 for v in result.webhook]
+    return (
+        f"{result.wrong_sent} wrong tokens and {len(ms)} real lookups in {result.seconds:.1f}s; "
+        f"real lookups answered: p50 {percentile(ms, 50):.0f} ms, "
+        f"p99 {percentile(ms, 99):.0f} ms, max {max(ms):.0f} ms (of which the webhook call: "
+        f"p50 {percentile(hook, 50):.0f} ms, p99 {percentile(hook, 99):.0f} ms); "
+        f"unanswered: {len(result.unanswered)}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    import emulator
+    from bot import create_app
+    from bot.config import load_settings
+    from emulator.server import EmulatorServer
+    from store import migrate
+    from store.keys import generate_keys
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="an empty database (default: SQLite in a temp dir)")
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--wrong-tokens", type=int, default=1000)
+    parser.add_argument("--reporters", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="krasip-flood-") as tmp:
+        folder = Path(tmp)
+        material = generate_keys(folder / "keys", "bench custodian passphrase")
+        database_url = args.database_url or f"sqlite:///{folder / 'instance' / 'krasip.sqlite3'}"
+        line_app = emulator.create_app(channel_secret=CHANNEL_SECRET, access_token=ACCESS_TOKEN)
+        line_server = EmulatorServer(line_app).start()
+        settings = load_settings(
+            environ={},
+            overrides={
+                "env": "development",
+                "instance_path": folder / "instance",
+                "keys": material,
+                "line_channel_secret": CHANNEL_SECRET,
+                "line_channel_access_token": ACCESS_TOKEN,
+            },
+        )
+        settings = replace(
+            settings,
+            database_url=database_url,
+            line_api_base_url=line_server.url,
+            line_data_api_base_url=line_server.url,
+        )
+        migrate.upgrade(database_url, keyring=material.keyring())
+        app = create_app(settings)
+        bot_server = EmulatorServer(app).start()
+        line_app.config["EMULATOR_WEBHOOK_URL"] = bot_server.url + "/callback"
+        runtime = app.extensions["krasip"]
+        try:
+            reporters = file_cases(runtime, args.reporters)
+            result = flood(
+                Emulator(line_server.url),
+                lambda: datetime.now(UTC),
+                reporters,
+                accounts=args.accounts,
+                wrong_tokens=args.wrong_tokens,
+            )
+        finally:
+            bot_server.stop()
+            runtime.close()
+            line_server.stop()
+        print(f"database: {database_url.split(':', 1)[0]}")
+        print(summary(result))
+
+
+if __name__ == "__main__":
+    main()
