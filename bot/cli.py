@@ -19,6 +19,7 @@ from bot.runtime import build_runtime, utc_now
 from store import migrate, outbox, repo
 from store.crypto import (
     CryptoError,
+    IdentityPrivateKey,
     LegacySealedIdentity,
     MisplacedCiphertext,
     WrongPassphrase,
@@ -211,6 +212,15 @@ def keys_generate(out: Path, passphrase_file: Path | None) -> None:
     del material
 
 
+def _custodian_key(private_key: Path, passphrase: str) -> IdentityPrivateKey:
+    try:
+        return load_private_key(private_key, passphrase)
+    except WrongPassphrase as exc:
+        raise click.ClickException("the passphrase does not open this key file") from exc
+    except CryptoError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @keys.command("open")
 @click.argument("case_number")
 @click.option("--private-key", type=click.Path(exists=True, path_type=Path), required=True)
@@ -228,12 +238,7 @@ def keys_open(
     """Open the sealed identity of one case. The opening is written to the audit log first."""
     if len(reason.strip()) < 10:
         raise click.ClickException("give a real reason (at least 10 characters)")
-    try:
-        key = load_private_key(private_key, passphrase)
-    except WrongPassphrase as exc:
-        raise click.ClickException("the passphrase does not open this key file") from exc
-    except CryptoError as exc:
-        raise click.ClickException(str(exc)) from exc
+    key = _custodian_key(private_key, passphrase)
     runtime = build_runtime(_settings())
     from sqlalchemy import select
 
@@ -294,12 +299,7 @@ def keys_rebind(private_key: Path, actor: str, passphrase: str) -> None:
     again bound to the number of the case it is on; each re-sealing is audited. Nothing
     opened is printed. Run it once after upgrading; it skips rows already bound.
     """
-    try:
-        key = load_private_key(private_key, passphrase)
-    except WrongPassphrase as exc:
-        raise click.ClickException("the passphrase does not open this key file") from exc
-    except CryptoError as exc:
-        raise click.ClickException(str(exc)) from exc
+    key = _custodian_key(private_key, passphrase)
     from sqlalchemy import select
 
     runtime = build_runtime(_settings())
