@@ -143,7 +143,7 @@ def handle(state: State | None, incoming: Incoming, ctx: Context) -> Result:
 # --- state ------------------------------------------------------------------------------
 
 
-def _idle(lang: str, previous: State | None = None) -> State:
+def _idle(lang: str) -> State:
     """An idle state. Wrong tokens are remembered by the shell, outside the state."""
     return {"v": STATE_VERSION, "lang": lang, "mode": "idle"}
 
@@ -160,18 +160,16 @@ def keep_until(state: State | None, now: datetime, limits: Limits) -> datetime |
     """
     if not isinstance(state, dict):
         return None
-    until: list[datetime] = []
     mode = state.get("mode")
     if mode == "form":
-        until.append(now + limits.draft_ttl)
-    elif mode == "followup":
-        since = _when(state.get("followup_at")) or now
-        until.append(since + limits.followup_ttl)
-    elif mode == "await_token" or state_lang(state) != DEFAULT_LANG:
+        return now + limits.draft_ttl
+    if mode == "followup":
+        return (_when(state.get("followup_at")) or now) + limits.followup_ttl
+    if mode == "await_token" or state_lang(state) != DEFAULT_LANG:
         # A language choice is remembered for a while, not for ever: a row kept long
         # after a report would date its filing.
-        until.append(now + limits.followup_ttl)
-    return max(until) if until else None
+        return now + limits.followup_ttl
+    return None
 
 
 def _coerce(state: State | None) -> State:
@@ -191,12 +189,12 @@ def _coerce(state: State | None) -> State:
             and isinstance(working.get("draft_id"), str)
         )
         if not ok:
-            return _idle(state_lang(working), working)
+            return _idle(state_lang(working))
     elif mode == "followup":
         if not isinstance(working.get("case_id"), int):
-            return _idle(state_lang(working), working)
+            return _idle(state_lang(working))
     elif mode not in ("idle", "await_token"):
-        return _idle(state_lang(working), working)
+        return _idle(state_lang(working))
     return working
 
 
@@ -219,7 +217,7 @@ def _expire(turn: _Turn) -> None:
     elif st["mode"] == "followup":
         since = _when(st.get("followup_at"))
         if since is None or now - since > limits.followup_ttl:
-            turn.state = _idle(turn.lang, st)
+            turn.state = _idle(turn.lang)
             turn.followup_expired = True
 
 
@@ -228,7 +226,7 @@ def _drop_draft(turn: _Turn) -> None:
     # Only media leaves anything behind outside the state (fetched under the draft id).
     if int(st.get("media_count") or 0) > 0 and isinstance(st.get("draft_id"), str):
         turn.effects.append(DiscardDraft(st["draft_id"]))
-    turn.state = _idle(turn.lang, st)
+    turn.state = _idle(turn.lang)
 
 
 def _draft_id(ctx: Context, incoming: Incoming) -> str:
@@ -301,7 +299,7 @@ def _run_command(turn: _Turn, command: tuple[str, str], incoming: Incoming) -> N
             turn.say("status.finish_form_first")
             _reask(turn)
         else:
-            turn.state = _idle(turn.lang, turn.state)
+            turn.state = _idle(turn.lang)
             turn.state["mode"] = "await_token"
             turn.say("status.ask_token", [_cmd_item(turn, "cancel")])
     elif value == "cancel":
@@ -323,7 +321,7 @@ def _cancel(turn: _Turn) -> None:
         _drop_draft(turn)
         turn.say("cancel.form", _quick_help(turn))
     elif mode in ("followup", "await_token"):
-        turn.state = _idle(turn.lang, turn.state)
+        turn.state = _idle(turn.lang)
         turn.say("cancel.other", _quick_help(turn))
     else:
         turn.say("cancel.nothing", _quick_help(turn))
@@ -514,7 +512,7 @@ def _show_status(turn: _Turn, case: CaseStatus) -> None:
     if case.failed_files:
         # Told once, on this card; the next lookup does not repeat it.
         turn.effects.append(MarkFailedFilesTold(case.case_id))
-    turn.state = _idle(lang, turn.state)
+    turn.state = _idle(lang)
     turn.state.update(
         mode="followup",
         case_id=case.case_id,
@@ -544,7 +542,7 @@ def _followup_event(turn: _Turn, incoming: Incoming) -> None:
         incoming.kind == "text" and _said(incoming.text, "btn.done", "label.done", "kw.done")
     )
     if finished:
-        turn.state = _idle(turn.lang, st)
+        turn.state = _idle(turn.lang)
         turn.say("followup.done", _quick_help(turn))
         return
     if incoming.kind == "text":
@@ -608,8 +606,7 @@ def _catalogue_or(lang: str, key: str, fallback: str) -> str:
 
 
 def _start_form(turn: _Turn, incoming: Incoming) -> None:
-    previous = turn.state
-    turn.state = _idle(turn.lang, previous)
+    turn.state = _idle(turn.lang)
     turn.state.update(
         mode="form",
         step=FIRST_STEP,
@@ -963,7 +960,7 @@ def _submit(turn: _Turn) -> None:
         )
     )
     # The shell replies with handlers.receipt once the case exists.
-    turn.state = _idle(turn.lang, st)
+    turn.state = _idle(turn.lang)
 
 
 def _report(st: State) -> dict[str, Any]:

@@ -123,18 +123,24 @@ def test_an_outbox_message_copied_onto_another_row_is_never_sent(
     assert SECRET_WORDS in texts_of([m["message"] for m in victim.user.messages()])
 
 
-def test_a_delivered_message_leaves_no_key_behind(bot: Bot, chat: Chat) -> None:
-    chat.say("แจ้งเบาะแส")
+def test_a_delivered_message_leaves_no_key_behind(bot: Bot, new_chat: Any) -> None:
+    first, second = new_chat(), new_chat()
+    first.follow()
+    second.follow()
+    ids = _two_pushes(bot, first.user_id, second.user_id)
     with bot.runtime.db.transaction() as session:
-        rows = session.scalars(select(OutboxMessage)).all()
-        assert rows and all(r.state == "sent" for r in rows)
-        assert all(r.key_id is None and r.to_ct is None for r in rows)
-        keys_left = session.scalar(
-            select(func.count())
-            .select_from(VaultKey)
-            .where(VaultKey.id.in_([r.key_id for r in rows if r.key_id]))
+        key_ids = list(
+            session.scalars(select(OutboxMessage.key_id).where(OutboxMessage.id.in_(ids)))
         )
-    assert keys_left == 0
+    assert len(key_ids) == 2 and all(key_ids), "queued messages are sealed under keys"
+    bot.settle()
+    with bot.runtime.db.transaction() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all()
+        assert all(r.state == "sent" and r.key_id is None and r.to_ct is None for r in rows)
+        left = session.scalar(
+            select(func.count()).select_from(VaultKey).where(VaultKey.id.in_(key_ids))
+        )
+    assert left == 0, "their keys were destroyed at delivery"
 
 
 def test_an_update_link_moved_to_another_case_reaches_no_one(
