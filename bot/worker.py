@@ -130,7 +130,7 @@ class Worker:
             log.warning("attachment %s refused: %s", item.id, exc)
             return
         with self.rt.db.transaction() as session:
-            media.store_content(session, self.rt.keys, item.id, cleaned)
+            media.store_content(session, self.rt.keys, item.id, cleaned, item.attempts)
         if cleaned.held_back:
             log.info("attachment %s held back (%s)", item.id, cleaned.held_back)
         else:
@@ -138,7 +138,9 @@ class Worker:
 
     def _failed(self, item: media.PendingMedia, error: str, *, final: bool) -> None:
         with self.rt.db.transaction() as session:
-            media.mark_failed(session, item.id, self.rt.clock(), error=error, final=final)
+            media.mark_failed(
+                session, item.id, self.rt.clock(), error=error, final=final, attempt=item.attempts
+            )
 
     def cleaning(self) -> int:
         """Forget what has had its time: expired drafts and follow-up windows (and their

@@ -199,10 +199,27 @@ def claim_pending(
     return claimed
 
 
-def store_content(session: Session, keys: Keyring, attachment_id: int, media: CleanedMedia) -> None:
-    """Store the clean copy (or the held-back file), encrypted and bound to its row."""
+def _still_ours(session: Session, attachment_id: int, attempt: int | None) -> Attachment | None:
+    """The row, if this attempt still holds it: after a lease ran out another worker may
+    have claimed it again, and only that worker may record the outcome."""
     row = session.get(Attachment, attachment_id, with_for_update=True)
     if row is None:  # the draft was cancelled while its file was being fetched
+        return None
+    if attempt is not None and (row.state != "fetching" or row.attempts != attempt):
+        return None
+    return row
+
+
+def store_content(
+    session: Session,
+    keys: Keyring,
+    attachment_id: int,
+    media: CleanedMedia,
+    attempt: int | None = None,
+) -> None:
+    """Store the clean copy (or the held-back file), encrypted and bound to its row."""
+    row = _still_ours(session, attachment_id, attempt)
+    if row is None:
         return
     row.state = "stored"
     row.content_type = media.content_type
@@ -223,9 +240,10 @@ def mark_failed(
     error: str,
     final: bool,
     delay: timedelta = timedelta(seconds=30),
+    attempt: int | None = None,
 ) -> None:
     """Record a failed attempt: retried after ``delay``, or (``final``) given up on."""
-    row = session.get(Attachment, attachment_id, with_for_update=True)
+    row = _still_ours(session, attachment_id, attempt)
     if row is None:
         return
     row.error = error[:200]

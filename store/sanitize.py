@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -242,6 +243,11 @@ def clean(data: bytes, limits: Limits | None = None) -> Outcome:
         return Outcome("refused", reason=exc.code, detail=exc.detail)
     except Uncleanable as exc:
         return Outcome("held", data, fmt.content_type, reason=exc.code)
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - a file that breaks a parser is evidence all the same
+        # Kept, but behind the warning: retrying would only break the parser again.
+        return Outcome("held", data, fmt.content_type, reason="not_cleanable")
 
 
 def _removed(found: set[str]) -> tuple[str, ...]:
@@ -643,7 +649,9 @@ def clean_isolated(data: bytes, limits: Limits | None = None) -> Outcome:
         done = subprocess.run(  # noqa: S603 - our own interpreter and module, no shell
             [sys.executable, "-s", "-m", "store.sanitize", json.dumps(asdict(limits))],
             input=data,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            # FFmpeg's or a library's own messages may quote the file's tags: never read.
+            stderr=subprocess.DEVNULL,
             timeout=limits.wall_seconds,
             env=env,
             cwd=str(_SOURCE_ROOT),
@@ -652,7 +660,7 @@ def clean_isolated(data: bytes, limits: Limits | None = None) -> Outcome:
     except subprocess.TimeoutExpired as exc:
         raise CleanerFailed(f"cleaning took longer than {limits.wall_seconds:g} s") from exc
     if done.returncode != 0:
-        raise CleanerFailed(_why_stopped(done.returncode, done.stderr))
+        raise CleanerFailed(_why_stopped(done.returncode, done.stdout))
     header, sep, body = done.stdout.partition(b"\n")
     try:
         meta = json.loads(header)
@@ -670,7 +678,7 @@ def clean_isolated(data: bytes, limits: Limits | None = None) -> Outcome:
     )
 
 
-def _why_stopped(code: int, stderr: bytes) -> str:
+def _why_stopped(code: int, stdout: bytes) -> str:
     if code == _EXIT_MEMORY:
         return "cleaner stopped: memory limit"
     if code < 0:
@@ -679,9 +687,11 @@ def _why_stopped(code: int, stderr: bytes) -> str:
             return "cleaner stopped: CPU time limit"
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig
         return f"cleaner stopped by signal {name} (memory or time limit)"
-    # Only the exception's class name: never a message that could quote the file.
-    name = "".join(ch for ch in stderr[-80:].decode("ascii", "replace") if ch.isalnum())
-    return f"cleaner stopped: {name[:40] or f'exit {code}'}"
+    # Only an exception's class name, as the child wrote it: never a message.
+    name = stdout.decode("ascii", "replace") if code == _EXIT_ERROR else ""
+    if not re.fullmatch(r"[A-Za-z_]\w{0,39}", name):
+        name = f"exit {code}"
+    return f"cleaner stopped: {name}"
 
 
 def _limit_self(limits: Limits) -> None:
@@ -704,7 +714,7 @@ def _main(argv: list[str]) -> int:
     except MemoryError:
         return _EXIT_MEMORY
     except Exception as exc:  # noqa: BLE001 - reported by class name only
-        sys.stderr.write(type(exc).__name__)
+        sys.stdout.write(type(exc).__name__)
         return _EXIT_ERROR
     header = {
         "verdict": outcome.verdict,

@@ -212,7 +212,7 @@ TEXTS: dict[str, str] = {
     "step.notify": (
         "Do you want a LINE message when your case changes? It only says that there is an "
         "update, never the content; you read it by sending your tracking token.\n\n"
-        'If you choose "Yes", we must keep your LINE address linked to this report '
+        'If you choose "Yes", we must keep your LINE account linked to this report '
         "(encrypted) until the case closes; then the link is destroyed for good, or at once "
         'when you send "stop updates".\n'
         'If you choose "No", nothing links your LINE account to this report. '
@@ -318,7 +318,7 @@ TEXTS: dict[str, str] = {
     "status.more_messages": "More messages are waiting: send your token again to read them.",
     "status.files_not_kept": (
         "{count} evidence file(s) you sent could not be kept (damaged or too large). If you "
-        "still have it, you can send it again now."
+        "still have them, you can send them again now."
     ),
     "status_name.received": "Received",
     "status_name.preliminary_review": "Preliminary review",
@@ -355,7 +355,7 @@ TEXTS: dict[str, str] = {
     # --- lookup and follow-up ---
     "lookup.not_found": "No report matches that token. Please check it.",
     "lookup.wait": (
-        "Several tokens that match no report were sent. Please check your token and try "
+        "You have sent a wrong token several times. Please check your token and try "
         "again in about {minutes} minute(s). A correct token is always answered at once."
     ),
     "followup.prompt": (

@@ -109,7 +109,7 @@ def test_the_reporter_is_told_once_that_a_file_could_not_be_kept(
 
     first = texts_of(chat.say(filed.token))
     assert filed.case_number in first
-    assert "ไฟล์หลักฐานที่ท่านส่งมา 1 ไฟล์ ระบบเก็บไว้ไม่ได้" in first
+    assert "ไฟล์หลักฐานที่คุณส่งมา 1 ไฟล์ ระบบเก็บไว้ไม่ได้" in first
     chat.choose("v=done")
     second = texts_of(chat.say(filed.token))
     assert filed.case_number in second

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bench.lookup_flood import Account, file_cases, flood, percentile, random_token, summary
+from bench.lookup_flood import Account, file_cases, flood, random_token, summary
 from emulator.client import Emulator
 from store.models import LookupFailure, LookupThrottle
 from tests.conftest import Bot, Clock, texts_of
@@ -160,5 +160,4 @@ def test_load_fifty_accounts_flood_while_twenty_reporters_look_up(
     print(f"\nlookup flood ({bot.settings.database_url.split(':', 1)[0]}): {summary(result)}")
     assert result.wrong_sent == 1000
     assert result.unanswered == []
-    assert len(result.latencies) == 20
-    assert percentile(result.latencies, 99) > 0
+    assert len(result.latencies) == 20, "every real lookup got its status card"
