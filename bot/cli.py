@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import urllib3
 from dotenv import load_dotenv
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.runtime import build_runtime, utc_now
+from store import audit as audit_log
 from store import migrate, outbox, repo
 from store.crypto import (
     CryptoError,
@@ -39,7 +41,9 @@ from store.models import Case
 BANNER = "!" * 72
 
 
-def _settings(default_env: str | None = None, **overrides: Any) -> Settings:
+def _settings(
+    default_env: str | None = None, *, audit_optional: bool = False, **overrides: Any
+) -> Settings:
     environ: Mapping[str, str] = os.environ
     if "KRASIP_ENV" not in environ:
         # An instance folder that `krasip init` gave development keys is a development
@@ -50,7 +54,7 @@ def _settings(default_env: str | None = None, **overrides: Any) -> Settings:
         if default_env:
             environ = {**environ, "KRASIP_ENV": default_env}
     try:
-        return load_settings(environ, overrides)
+        return load_settings(environ, overrides, audit_optional=audit_optional)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -203,6 +207,10 @@ def keys_generate(out: Path, passphrase_file: Path | None) -> None:
     click.echo(f"  KRASIP_IDENTITY_PUBLIC_KEY_FILE={out / 'identity_public.txt'}")
     click.echo(f"  KRASIP_DATA_KEYS_FILE={out / 'data_keys.txt'}")
     click.echo(f"  KRASIP_LOOKUP_PEPPER_FILE={out / 'lookup_pepper.txt'}")
+    click.echo(f"  KRASIP_AUDIT_KEY_FILE={out / 'audit_key.txt'}")
+    click.echo(f"  KRASIP_AUDIT_SIGNING_KEY_FILE={out / 'audit_signing_key.txt'}")
+    click.echo("Keep every key file out of database backups: the audit keys above are what")
+    click.echo("lets `krasip audit verify` tell a rewritten audit log from a true one.")
     click.echo(f"Give the custodian {out / 'identity_private.json'} — never the server.")
     if not passphrase_file:
         click.echo(BANNER, err=True)
@@ -341,20 +349,105 @@ def keys_rebind(private_key: Path, actor: str, passphrase: str) -> None:
 
 @main.group()
 def audit() -> None:
-    """The hash-chained audit log."""
+    """The audit log: a chain keyed under the audit key, and its signed checkpoints."""
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Check that no audit entry was changed or removed."""
-    runtime = build_runtime(_settings())
-    with runtime.db.transaction() as session:
-        problems = repo.verify_audit(session)
-    if problems:
-        for problem in problems:
-            click.echo(problem, err=True)
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    metavar="FILE_OR_LINE",
+    help="a checkpoint line, or a file holding some (the checkpoint log, a saved LINE "
+    "message); may be repeated",
+)
+def audit_verify(checkpoints: tuple[str, ...]) -> None:
+    """Check that no audit entry was changed, inserted or removed.
+
+    Exit status: 0 intact, 1 tampering found, 2 could not check (a key is missing, or no
+    checkpoint was found where one was given)."""
+    given = []
+    for source in checkpoints:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = source  # not a readable file: the checkpoint itself
+        found = audit_log.parse_checkpoints(text)
+        if not found:
+            click.echo(
+                f"ไม่พบจุดตรวจใน {source[:80]} / no checkpoint found in {source[:80]}", err=True
+            )
+            sys.exit(2)
+        given += found
+    settings = _settings(audit_optional=True)
+    # The server's own checkpoint log is outside the database: always hold the log to it.
+    log_file = settings.audit_checkpoint_log
+    if log_file is not None and log_file.is_file():
+        given += audit_log.parse_checkpoints(log_file.read_text(encoding="utf-8"))
+    runtime = build_runtime(settings)
+    with runtime.db.reading() as session:
+        verdict = audit_log.verify(session, runtime.db.audit, given)
+    runtime.close()
+    if verdict.problems:
+        click.echo(
+            "ตรวจพบการแก้ไขบันทึกการตรวจสอบ! / AUDIT LOG TAMPERED: the chain does not verify:",
+            err=True,
+        )
+        for problem in verdict.problems + verdict.unchecked:
+            click.echo("  - " + problem, err=True)
         sys.exit(1)
-    click.echo("audit log intact")
+    if verdict.unchecked:
+        click.echo(
+            "ตรวจสอบบันทึกไม่ได้ครบ เพราะไม่มีกุญแจ / the audit log could NOT be fully checked:",
+            err=True,
+        )
+        for problem in verdict.unchecked:
+            click.echo("  - " + problem, err=True)
+        sys.exit(2)
+    click.echo(
+        f"บันทึกการตรวจสอบครบถ้วน {verdict.count} รายการ ไม่มีรายการใดถูกแก้ไขหรือลบ / "
+        f"audit log intact: {verdict.count} entries, none changed or removed"
+    )
+    if verdict.checkpoints:
+        click.echo(
+            f"ตรงกับจุดตรวจที่ลงนามแล้ว {verdict.checkpoints} จุด / "
+            f"consistent with {verdict.checkpoints} signed checkpoint(s)"
+        )
+    else:
+        click.echo(
+            "ไม่มีจุดตรวจ: ตรวจไม่พบการลบรายการล่าสุด / no checkpoint: deleting the newest "
+            "entries cannot be detected without one (--checkpoint FILE)"
+        )
+    if verdict.plain:
+        click.echo(
+            f"{verdict.plain} รายการแรกบันทึกก่อนมีกุญแจ / the first {verdict.plain} entries "
+            "predate the audit key: the keyed entries after them vouch for them"
+        )
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the audit log now: print it, keep it, append it to the log."""
+    from bot.checkpoints import issue, log_path
+
+    runtime = build_runtime(_settings())
+    try:
+        checkpoint = issue(runtime, utc_now(), push=False)
+    except audit_log.AuditBroken as exc:
+        click.echo(
+            "ตรวจพบการแก้ไขบันทึกการตรวจสอบ ไม่ออกจุดตรวจ / AUDIT LOG TAMPERED, no checkpoint issued:",
+            err=True,
+        )
+        for problem in exc.problems:
+            click.echo("  - " + problem, err=True)
+        sys.exit(1)
+    except audit_log.AuditKeyMissing as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.close()
+    assert checkpoint is not None
+    click.echo(checkpoint.line)
+    click.echo(f"(appended to {log_path(runtime)})", err=True)
 
 
 # --- outbox ----------------------------------------------------------------------------
@@ -396,13 +489,24 @@ def outbox_retry(row_id: int | None) -> None:
 @main.command("richmenu")
 def richmenu() -> None:
     """Create the rich menu (report / status / help) and make it every user's default."""
+    from linebot.v3.messaging import ApiException
+
     from bot.richmenu import install_rich_menu
 
     settings = _settings()
     try:
         menu_id = install_rich_menu(settings)
-    except Exception as exc:  # noqa: BLE001 - report LINE's answer, whatever it is
-        raise click.ClickException(f"LINE refused the rich menu: {exc}") from exc
+    except ApiException as exc:  # LINE answered, and said no
+        raise click.ClickException(
+            f"LINE refused the rich menu: HTTP {exc.status} {exc.reason or ''} {exc.body or ''}"
+        ) from exc
+    except urllib3.exceptions.HTTPError as exc:  # nothing answered: no refusal to report
+        raise click.ClickException(
+            f"could not reach LINE at {settings.line_api_base_url} ({type(exc).__name__}); "
+            "is the address right, and is the emulator or the network up?"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any other failure still fails the command
+        raise click.ClickException(f"the rich menu was not installed: {exc}") from exc
     click.echo(f"rich menu {menu_id} is now the default")
 
 
@@ -417,14 +521,16 @@ def staff_group() -> None:
 @staff_group.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["staff", "admin", "custodian"]), required=True)
-@click.option("--name", "display_name", required=True, help="the person's name, as shown")
+@click.option("--name", "display_name", help="the person's name, as shown (default: USERNAME)")
 @click.option(
     "--password-file",
     type=click.Path(exists=True, path_type=Path),
     help="read the password from this file instead of a hidden prompt",
 )
-def staff_add(username: str, role: str, display_name: str, password_file: Path | None) -> None:
-    """Add an account; admins and custodians get their TOTP secret now (shown only once)."""
+def staff_add(
+    username: str, role: str, display_name: str | None, password_file: Path | None
+) -> None:
+    """Add an account; it gets its TOTP secret now (shown only once): every role needs one."""
     from store import staff
 
     if password_file:
@@ -437,7 +543,7 @@ def staff_add(username: str, role: str, display_name: str, password_file: Path |
             user = staff.create_user(
                 session,
                 username=username,
-                display_name=display_name,
+                display_name=display_name or username,
                 role=role,
                 password=password,
                 now=utc_now(),
@@ -463,11 +569,6 @@ def staff_add(username: str, role: str, display_name: str, password_file: Path |
         click.echo(f"    secret: {secret}", err=True)
         click.echo(f"    URI:    {staff.totp_uri(secret, user.username)}", err=True)
         click.echo(BANNER, err=True)
-    else:
-        click.echo(
-            "two-factor is optional for staff; an account without a secret that needs "
-            "one is enrolled with a QR code at its first log-in"
-        )
 
 
 @staff_group.command("list")
@@ -487,7 +588,7 @@ def staff_list() -> None:
 @staff_group.command("disable")
 @click.argument("username")
 def staff_disable(username: str) -> None:
-    """Disable an account; its open sessions end at their next request."""
+    """Disable an account; every session of it ends at once."""
     from store import staff
 
     runtime = build_runtime(_settings())
@@ -500,6 +601,55 @@ def staff_disable(username: str) -> None:
     except staff.StaffError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"account {user.username} disabled")
+
+
+@staff_group.command("reset-totp")
+@click.argument("username")
+def staff_reset_totp(username: str) -> None:
+    """Forget an account's two-factor (a lost phone): it enrols a new one at its next log-in.
+    Every session of the account ends at once."""
+    from store import staff
+
+    runtime = build_runtime(_settings())
+    with runtime.db.transaction() as session:
+        user = staff.find_user(session, username)
+        if user is None:
+            raise click.ClickException(f"no account {username!r}")
+        staff.reset_totp(session, user)
+        repo.audit(
+            session, actor="cli", action="staff.totp_reset", now=utc_now(), detail=user.username
+        )
+    click.echo(f"two-factor of {user.username} reset; it enrols again at its next log-in")
+
+
+@staff_group.command("password")
+@click.argument("username")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, path_type=Path),
+    help="read the new password from this file instead of a hidden prompt",
+)
+def staff_password(username: str, password_file: Path | None) -> None:
+    """Set an account's password; every session of the account ends at once."""
+    from store import staff
+
+    if password_file:
+        password = password_file.read_text().strip()
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    runtime = build_runtime(_settings())
+    try:
+        with runtime.db.transaction() as session:
+            user = staff.find_user(session, username)
+            if user is None:
+                raise staff.StaffError(f"no account {username!r}")
+            staff.set_password(session, user, password)
+            repo.audit(
+                session, actor="cli", action="staff.password", now=utc_now(), detail=user.username
+            )
+    except staff.StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password of {user.username} changed; its sessions have ended")
 
 
 @staff_group.command("link-code")
@@ -639,3 +789,7 @@ def demo_seed(count: int, seed: int | None, batch_size: int) -> None:
     click.echo(f"{summary.cases} synthetic cases added")
     for name, counts in (("channel", summary.by_channel), ("status", summary.by_status)):
         click.echo(f"  by {name}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+
+
+if __name__ == "__main__":  # `python -m bot.cli …` as well as `krasip …`
+    main()

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from linebot.v3.webhooks import (
@@ -44,6 +44,7 @@ from handlers import tokens
 from handlers.model import (
     AddReporterMessage,
     CaseStatus,
+    CaseUsage,
     Context,
     DiscardDraft,
     Effect,
@@ -104,6 +105,14 @@ def _incoming(event: Event) -> Incoming | None:
     return Incoming(kind="other")
 
 
+def _age(event: Event, now: datetime) -> timedelta | None:
+    """How long ago LINE says the event happened (its ``timestamp``, in milliseconds)."""
+    stamp = getattr(event, "timestamp", None)
+    if not isinstance(stamp, int):
+        return None
+    return now - datetime.fromtimestamp(stamp / 1000, UTC)
+
+
 def draft_key(draft_id: str) -> str:
     """Attachments of a draft are filed under a hash of its random id: nothing that names
     the chat, so an old attachment row cannot be traced to a LINE account."""
@@ -111,9 +120,10 @@ def draft_key(draft_id: str) -> str:
 
 
 class EventProcessor:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, wait: float | None = None) -> None:
         self.rt = runtime
         self.notifier = Notifier(runtime)
+        self.wait = wait  # seconds an event may wait for a lock (None: the database's default)
 
     def _answer(
         self,
@@ -133,15 +143,23 @@ class EventProcessor:
             messages=messages,
             now=now,
             purpose=purpose,
-            claim=self.rt.settings.send_after_commit,
+            claimer=(
+                self.rt.sender.claimer(session) if self.rt.settings.send_after_commit else None
+            ),
         )
 
     def process(self, event: Event) -> list[Delivery]:
         """Handle one event in one transaction; returns the outbox rows to send after commit."""
         now = self.rt.clock()
         event_id = getattr(event, "webhook_event_id", None)
+        age = _age(event, now)
+        if age is not None and age > self.rt.settings.webhook_max_event_age:
+            # A replay of an old signed body (its id may be forgotten by now) or a very late
+            # redelivery: acknowledged and dropped. Only its age is logged, never content.
+            log.warning("webhook event dropped: %d minutes old", age.total_seconds() // 60)
+            return []
         try:
-            with self.rt.db.transaction() as session:
+            with self.rt.db.transaction(wait=self.wait) as session:
                 if event_id and not repo.claim_event(session, self.rt.keys, event_id, now):
                     return []  # a redelivery or duplicate: already handled
                 return self._dispatch(session, event, now)
@@ -151,7 +169,7 @@ class EventProcessor:
             # Everything the event did was rolled back, so the reporter's draft is as it
             # was; they are told to try again. Log the failure's kind, never its content.
             log_failure(log, f"event {event_id} could not be handled", exc)
-        with self.rt.db.transaction() as session:
+        with self.rt.db.transaction(wait=self.wait) as session:
             if event_id and not repo.claim_event(session, self.rt.keys, event_id, now):
                 return []
             return self._failure_notice(session, event, now)
@@ -182,6 +200,8 @@ class EventProcessor:
             limits=self.rt.limits,
             entropy=secrets.token_hex(12),
             seal_identity=_identity_sealer(self.rt.keys),
+            sent_ms=getattr(event, "timestamp", None),
+            case_usage=lambda case_id: self._case_usage(session, case_id, now),
         )
         result = handlers.handle(held.state, incoming, ctx)
         replies = list(result.replies)
@@ -277,31 +297,24 @@ class EventProcessor:
     def _redeem(
         self, session: Session, code: str, chat_id: str, now: datetime, *, group: bool
     ) -> list[dict[str, Any]]:
-        chat_key = self.rt.keys.pepper.digest("link-chat", chat_id)
-        result = notices.redeem_link_code(session, self.rt.keys, code, chat_key, now)
+        place = "group" if group else "staff"
+        result = notices.redeem_link_code(session, self.rt.keys, code, chat_id, place, now)
         if result is notices.LinkRefused.THROTTLED:
             minutes = int(notices.LINK_WINDOW.total_seconds() // 60)
             return staff_messages.reply("th", "staff.link_throttled", minutes=minutes)
         if isinstance(result, notices.LinkRefused):
+            # Wrong, expired, used or in the wrong place: one answer, so nothing is learnt.
             return staff_messages.reply("th", "staff.link_invalid")
         staff = session.get(StaffUser, result.staff_id)
         assert staff is not None
         lang = staff.lang or "th"
-        role = staff_messages.t(lang, f"staff.role.{staff.role}")
-        if result.kind == "group":
-            if not group:
-                result.used_at = None  # not spent: it still works in the right place
-                return staff_messages.reply(lang, "staff.group_code_not_here")
-            if staff.role != "admin":
-                return staff_messages.reply(lang, "staff.link_invalid")
+        if group:
             notices.register_group(session, self.rt.keys, chat_id, staff.id, now)
             repo.audit(session, actor=staff.username, action="notify.group_registered", now=now)
             return staff_messages.reply(lang, "staff.group_linked", name=staff.display_name)
-        if group:
-            result.used_at = None
-            return staff_messages.reply(lang, "staff.link_not_here")
         notices.link_staff_line(session, self.rt.keys, staff.id, chat_id, now)
         repo.audit(session, actor=staff.username, action="notify.line_linked", now=now)
+        role = staff_messages.t(lang, f"staff.role.{staff.role}")
         return staff_messages.reply(lang, "staff.linked", name=staff.display_name, role=role)
 
     # --- reads handed to the handler -------------------------------------------------
@@ -316,6 +329,7 @@ class EventProcessor:
             ceiling = self.rt.settings.lookup_global_ceiling
             flood = repo.lookup_failures_since(session, now - LOOKUP_WINDOW) >= ceiling
             return NoMatch(WrongTokens(seen.failures, seen.delays, seen.wait_until), flood)
+        repo.news_seen(session, case.id)  # the next change is worth a push again
         unread = repo.unread_staff_messages(session, self.rt.keys, case.id)
         return CaseStatus(
             case_id=case.id,
@@ -326,9 +340,20 @@ class EventProcessor:
             outcome=case.outcome,
             updated_at=case.updated_at,
             public_note=repo.public_note(self.rt.keys, case),
+            anonymous=case.anonymous,
             unread_staff_messages=tuple(StaffMessage(i, at, text) for i, at, text in unread),
             failed_files=media.untold_failures(session, case.id),
         )
+
+    def _case_usage(self, session: Session, case_id: int, now: datetime) -> CaseUsage:
+        # The case row is locked first: two chats holding one token take turns, so neither
+        # can pass a cap the other has just reached.
+        session.get(Case, case_id, with_for_update=True)
+        used = media.case_usage(session, case_id)
+        written = repo.reporter_messages_since(session, case_id, now - timedelta(days=1))
+        # Once a file was given up on for the allowance, the case counts as full.
+        held = max(used.stored_bytes, self.rt.settings.case_max_bytes if used.full else 0)
+        return CaseUsage(used.files, held, written)
 
     # --- effects ---------------------------------------------------------------------
 

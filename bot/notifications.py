@@ -105,18 +105,49 @@ class Notifier:
     def reporter_activity(
         self, session: Session, case_id: int, kind: str, now: datetime
     ) -> list[int]:
+        """A reporter message or file on a case. Staff hear of it at once if the case was
+        quiet, else with whatever else arrives, when the case's interval ends (the worker
+        sends it): one token's flood is one push per interval per staff member, not one
+        per message, and each push says how many."""
         case = session.get(Case, case_id)
         if case is None:
             return []
         notices.add_notice(session, kind, case.id, now)
+        what = "file" if kind == staff_messages.REPORTER_EVIDENCE else "message"
+        interval = self.rt.settings.staff_notice_interval
+        activity = notices.note_activity(session, case.id, what, now, interval)
+        return [] if activity is None else self._tell_activity(session, case, activity, now)
+
+    def _tell_activity(
+        self, session: Session, case: Case, activity: notices.Activity, now: datetime
+    ) -> list[int]:
         return self._to_staff(
             session,
             now,
-            f"staff.{kind}",
+            "staff.reporter_activity",
             lambda lang: staff_messages.reporter_activity(
-                lang, kind, case.number, self.console_url(case.id)
+                lang,
+                case.number,
+                self.console_url(case.id),
+                messages=activity.messages,
+                files=activity.files,
             ),
         )
+
+    def send_gathered_activity(self) -> int:
+        """Send what gathered on cases whose quiet interval has ended; returns how many
+        cases staff were told of."""
+        now = self.rt.clock()
+        told = 0
+        with self.rt.db.transaction() as session:
+            for activity in notices.due_activity(
+                session, now, self.rt.settings.staff_notice_interval
+            ):
+                case = session.get(Case, activity.case_id)
+                if case is not None:
+                    self._tell_activity(session, case, activity, now)
+                    told += 1
+        return told
 
     def identity_opened(
         self, session: Session, case: Case, actor: str, actor_id: int | None, now: datetime
@@ -134,12 +165,35 @@ class Notifier:
             only=lambda r: r.role == "admin" and r.staff_id != actor_id,
         )
 
+    def audit_checkpoint(self, session: Session, count: int, line: str, now: datetime) -> list[int]:
+        """The signed audit checkpoint goes to every linked admin, off the server."""
+        return self._to_staff(
+            session,
+            now,
+            "staff.audit_checkpoint",
+            lambda lang: staff_messages.audit_checkpoint(lang, now, count, line),
+            include_digest=True,
+            only=lambda r: r.role == "admin",
+        )
+
+    def audit_broken(self, session: Session, now: datetime) -> list[int]:
+        return self._to_staff(
+            session,
+            now,
+            "staff.audit_broken",
+            staff_messages.audit_broken,
+            include_digest=True,
+            only=lambda r: r.role == "admin",
+        )
+
     def reporter_update(self, session: Session, case: Case, now: datetime) -> list[int]:
         """Tell an opted-in reporter there is news — only that; the token shows the rest.
 
         A closed case says so one last time, then its update link is destroyed: the
         reporter chose the link until the case closes, not longer."""
-        addresses = repo.update_addresses(session, self.rt.keys, case.id)
+        # Only where the last push was read: a second change before the reporter looks
+        # would send a second, identical push (issue 14, item 7).
+        addresses = repo.news_addresses(session, self.rt.keys, case.id)
         if case.status == "closed":
             repo.forget_update_links(session, case.id)
         if not addresses:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,11 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGES_PER_REQUEST = 5  # LINE's limit for reply and push
 MAX_MULTICAST_RECIPIENTS = 500
-CLAIM_LEASE = timedelta(seconds=60)
+CLAIM_LEASE = timedelta(seconds=60)  # the backstop for a claim whose sender is unknown
+# A sending process renews its heartbeat this often; rows it holds are taken over once its
+# heartbeat is this old. Long enough to ride out a database stall of a few seconds.
+HEARTBEAT_EVERY = 2.0
+SENDER_TTL = timedelta(seconds=10)
 
 
 def enqueue_replies(
@@ -36,11 +41,12 @@ def enqueue_replies(
     messages: list[dict[str, Any]],
     now: datetime,
     purpose: str = "reply",
-    claim: bool = False,
+    claimer: str | None = None,
 ) -> list[outbox.Delivery]:
     """Queue an answer to one event: the first five messages as a reply, the rest as pushes.
 
-    ``claim`` takes the rows for this process to send right after commit."""
+    ``claimer`` (see :meth:`Sender.claimer`) takes the rows for this process to send right
+    after commit."""
     deliveries = []
     for start in range(0, len(messages), MAX_MESSAGES_PER_REQUEST):
         chunk = messages[start : start + MAX_MESSAGES_PER_REQUEST]
@@ -56,7 +62,8 @@ def enqueue_replies(
                 purpose=purpose,
                 reply_token=reply_token if use_reply else None,
                 reply_ttl=settings.reply_ttl,
-                claim_lease=CLAIM_LEASE if claim else None,
+                claim_lease=CLAIM_LEASE if claimer else None,
+                claimer=claimer,
             )
         )
     return deliveries
@@ -115,11 +122,61 @@ class Sender:
             settings,
             clock,
         )
+        # Random per process start: claims name the process, never a time or a reporter.
+        self.id = secrets.token_hex(16)
+        self._beating: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._start_lock = threading.Lock()
+
+    def claimer(self, session: Session) -> str:
+        """This sender's id, for rows it claims in ``session``'s transaction: registered in
+        that same transaction the first time, then kept alive by a heartbeat thread."""
+        if self._beating is None:
+            with self._start_lock:
+                if self._beating is None:
+                    outbox.heartbeat(session, self.id, SENDER_TTL)
+                    self._beating = threading.Thread(
+                        target=self._beat, name="krasip-heartbeat", daemon=True
+                    )
+                    self._beating.start()
+        return self.id
+
+    def _beat(self) -> None:
+        # The first beat at once: it registers the sender again should the transaction
+        # that first named it have rolled back.
+        while True:
+            try:
+                with self.db.transaction(wait=HEARTBEAT_EVERY) as session:
+                    outbox.heartbeat(session, self.id, SENDER_TTL)
+            except Exception as exc:  # noqa: BLE001 - tried again at the next beat
+                log_failure(log, "outbox heartbeat failed; will try again", exc)
+            if self._stop.wait(HEARTBEAT_EVERY):
+                return
+
+    def close(self) -> None:
+        """Stop the heartbeat and retire: what this process still holds (sent but not
+        recorded, or never sent) is taken over by a worker at once."""
+        self._stop.set()
+        if self._beating is None:
+            return
+        self._beating.join(timeout=5)
+        try:
+            with self.db.transaction(wait=2.0) as session:
+                outbox.retire(session, self.id)
+        except Exception as exc:  # noqa: BLE001 - the heartbeat simply runs out
+            log_failure(log, "could not retire the outbox sender", exc)
 
     def deliver(self, ids: list[int] | None = None, limit: int = 50) -> int:
         """Send what is due (or just ``ids``); returns how many rows were attempted."""
         with self.db.transaction() as session:
-            deliveries = outbox.claim(session, self.keys, self.clock(), ids=ids, limit=limit)
+            deliveries = outbox.claim(
+                session,
+                self.keys,
+                self.clock(),
+                ids=ids,
+                limit=limit,
+                claimer=self.claimer(session),
+            )
         sent = [d.id for d in deliveries if self.send(d, record_sent=False)]
         self.mark_sent(sent)
         return len(deliveries)
@@ -169,15 +226,20 @@ class Sender:
                 and delivery.reply_expires_at is not None
                 and delivery.reply_expires_at > self.clock()
             )
+            failed: SendOutcome | None = None
             if fresh:
                 assert delivery.reply_token is not None
-                outcome = self.gateway.reply(delivery.reply_token, delivery.messages)
-                if outcome.ok or (outcome.retryable and not outcome.reply_token_invalid):
-                    return outcome
-            # The reply token is spent or expired: the answer (a receipt may carry the
-            # only copy of a token) must still arrive, so push it instead.
+                failed = self.gateway.reply(delivery.reply_token, delivery.messages)
+                if failed.ok:
+                    return failed
+            # The reply failed, or its token is spent or expired: the answer (a receipt may
+            # carry the only copy of a token) must still arrive, and soon, so it is pushed
+            # now and from now on (a push has a retry key: retried, it arrives once). A reply
+            # LINE took but answered with an error arrives twice; better than late.
             with self.db.transaction() as session:
                 outbox.switch_to_push(session, delivery.id)
+            if failed is not None and failed.retry_after is not None:
+                return failed  # rate limited: the push waits as long as LINE asked
         return self.gateway.push(delivery.to[0], delivery.messages, delivery.retry_key)
 
 

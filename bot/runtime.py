@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +32,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.sender = Sender(self.db, self.keys, self.gateway, self.settings, self.clock)
+        _LIVE[id(self)] = self
 
     @property
     def limits(self) -> Limits:
@@ -37,6 +40,9 @@ class Runtime:
             draft_ttl=self.settings.draft_ttl,
             max_media_items=self.settings.media_max_items,
             max_file_bytes=self.settings.media_max_bytes,
+            case_max_files=self.settings.case_max_files,
+            case_max_bytes=self.settings.case_max_bytes,
+            case_max_messages_per_day=self.settings.case_max_messages_per_day,
         )
 
     def start_dispatcher(self) -> Dispatcher:
@@ -45,9 +51,24 @@ class Runtime:
         return self.dispatcher
 
     def close(self) -> None:
+        """Send and record what is in hand, retire the sender, close the database. Run at
+        the process's exit too: a gunicorn worker stopped by SIGTERM (a deploy, a scale
+        down) records what LINE accepted instead of leaving it to be sent again."""
+        _LIVE.pop(id(self), None)
         if self.dispatcher is not None:
             self.dispatcher.shutdown()
+        self.sender.close()
         self.db.dispose()
+
+
+_LIVE: weakref.WeakValueDictionary[int, Runtime] = weakref.WeakValueDictionary()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    # After threading's own exit step has let the send threads finish their requests.
+    for runtime in list(_LIVE.values()):
+        runtime.close()
 
 
 def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Runtime:
@@ -58,6 +79,8 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         )
     try:
         keys = settings.keys.keyring()
+        audit = settings.keys.audit_keys()
     except CryptoError as exc:
         raise ConfigError(f"the configured keys are not usable: {exc}") from exc
-    return Runtime(settings, Database(settings.database_url), keys, LineGateway(settings), clock)
+    database = Database(settings.database_url, audit=audit)
+    return Runtime(settings, database, keys, LineGateway(settings), clock)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from flask import Blueprint, Response, current_app, request
 from linebot.v3 import WebhookParser
@@ -17,6 +19,33 @@ from store.outbox import Delivery
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhook", __name__)
+
+# LINE waits 2 s for an answer: past this, the events not yet handled are left to its
+# redelivery (those handled are recorded, so a redelivery does not repeat them).
+ANSWER_WITHIN = 1.5
+# After the database kept a lock past the wait, the webhook answers 503 at once for this
+# long instead of queueing every request behind the lock (one request probes per period).
+BUSY_BACKOFF = 0.5
+
+
+class _Busy:
+    """When this app last found the database locked past the wait."""
+
+    def __init__(self) -> None:
+        self.until = 0.0
+        self.lock = threading.Lock()
+
+    def now(self) -> bool:
+        return time.monotonic() < self.until
+
+    def seen(self) -> None:
+        with self.lock:
+            self.until = time.monotonic() + BUSY_BACKOFF
+
+
+def _busy() -> _Busy:
+    busy: _Busy = current_app.extensions.setdefault("krasip.busy", _Busy())
+    return busy
 
 
 def _runtime() -> Runtime:
@@ -45,14 +74,27 @@ def callback() -> Response:
         # Only the type is logged, never the body.
         log.warning("webhook refused: malformed body (%s)", type(exc).__name__)
         return _plain("malformed body", 400)
-    processor = EventProcessor(runtime)
+    events = payload.events or []
+    busy = _busy()
+    if events and busy.now():
+        return _plain("temporarily unavailable", 503)
+    started = time.monotonic()
+    wait = runtime.settings.webhook_db_wait
+    processor = EventProcessor(runtime, wait=wait)
     to_send: list[Delivery] = []
     try:
-        for event in payload.events or []:
+        for event in events:
+            left = ANSWER_WITHIN - (time.monotonic() - started)
+            if left <= 0:
+                log.warning("webhook out of time; LINE will redeliver the rest")
+                return _plain("temporarily unavailable", 503)
+            processor.wait = min(wait, left)
             to_send.extend(processor.process(event))
     except OperationalError:
-        # The database is unreachable: say so, so LINE redelivers; nothing was stored.
-        log.error("webhook could not reach the database")
+        # The database is unreachable or locked past the wait: say so, so LINE redelivers;
+        # nothing of the failed event was stored.
+        busy.seen()
+        log.error("webhook could not reach the database in time")
         return _plain("temporarily unavailable", 503)
     finally:
         # Whatever committed goes out now, in the background: LINE never waits on LINE.

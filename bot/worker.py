@@ -10,6 +10,8 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
+from bot.checkpoints import CHECK_EVERY as CHECKPOINT_CHECK_EVERY
+from bot.checkpoints import CheckpointJob
 from bot.conversation import draft_key
 from bot.line import ContentUnavailable
 from bot.logs import log_failure
@@ -38,6 +40,7 @@ class Worker:
         self.rt = runtime
         self.notifier = Notifier(runtime)
         self.shredder = vault.Shredder(runtime.db.engine)
+        self.checkpoints = CheckpointJob(runtime)
         self._last_run: dict[str, datetime] = {}
 
     def _due(self, job: str, every: timedelta, now: datetime) -> bool:
@@ -54,10 +57,14 @@ class Worker:
         now = self.rt.clock()
         if self._due("deadlines", self.rt.settings.deadline_check_every, now):
             done["deadlines"] = self.notifier.check_deadlines()
+        # Every pass: a busy case's gathered notice goes out as its quiet interval ends.
+        done["staff_notices"] = self.notifier.send_gathered_activity()
         if self._due("digests", DIGEST_CHECK_EVERY, now):
             done["digests"] = self.notifier.send_digests()
         if self._due("cleaning", CLEANING_EVERY, now):
             done["cleaning"] = self.cleaning()
+        if self._due("audit_checkpoint", CHECKPOINT_CHECK_EVERY, now):
+            done["audit_checkpoint"] = self.checkpoints.run()
         # Last, so that what the other jobs queued goes out in this same pass.
         done["delivery"] = self.delivery()
         return done
@@ -130,8 +137,17 @@ class Worker:
             log.warning("attachment %s refused: %s", item.id, exc)
             return
         with self.rt.db.transaction() as session:
-            media.store_content(session, self.rt.keys, item.id, cleaned, item.attempts)
-        if cleaned.held_back:
+            kept = media.store_content(
+                session,
+                self.rt.keys,
+                item.id,
+                cleaned,
+                item.attempts,
+                max_owner_bytes=self.rt.settings.case_max_bytes,
+            )
+        if not kept:
+            log.info("attachment %s not kept (over allowance, or no longer ours)", item.id)
+        elif cleaned.held_back:
             log.info("attachment %s held back (%s)", item.id, cleaned.held_back)
         else:
             log.info("attachment %s stored clean (%s bytes)", item.id, len(cleaned.content))
@@ -163,6 +179,7 @@ class Worker:
             staff.prune_login_attempts(session, now - timedelta(days=1))
             notices.prune(session, now)
             outbox.prune_sent(session, now - SENT_MEMORY)
+            outbox.prune_senders(session, timedelta(hours=1))
             outbox.expire_dead(session, now - DEAD_MEMORY)
         if not self.shredder.run():
             log.info("shredding postponed: a reader holds an old snapshot")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 # Milestones staff record on a case (CaseEvent.kind == "milestone", with this name).
 MILESTONES = (
@@ -138,3 +138,42 @@ def warnings_due(events: Sequence[CaseEventView], now: datetime) -> list[Warning
         if warning is not None:
             found.append(warning)
     return found
+
+
+SOON_DAYS = max(THRESHOLDS)  # "due soon" from the first LINE warning on
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How one deadline stands today, as every page and message words it.
+
+    Days are calendar days in the given zone (Bangkok for staff): a deadline due on the
+    24th is "due in 1 day" all day on the 23rd, whatever the hour.
+    """
+
+    deadline: Deadline
+    state: str  # "ok", "soon", "today" (due later today) or "overdue"
+    days: int  # days left (0 when due today), or days overdue (at least 1)
+
+
+def standing(deadline: Deadline, now: datetime, zone: tzinfo) -> Standing:
+    """The one computation of "days left" that the register and the case page share."""
+    today = now.astimezone(zone).date()
+    days = (deadline.due_at.astimezone(zone).date() - today).days
+    if now > deadline.due_at:
+        return Standing(deadline, "overdue", max(1, -days))
+    if days == 0:
+        return Standing(deadline, "today", 0)
+    return Standing(deadline, "soon" if days <= SOON_DAYS else "ok", days)
+
+
+def standings(events: Iterable[CaseEventView], now: datetime, zone: tzinfo) -> list[Standing]:
+    """Every open deadline of a case, soonest first."""
+    found = sorted(open_deadlines(events), key=lambda d: d.due_at)
+    return [standing(d, now, zone) for d in found]
+
+
+def most_urgent(events: Iterable[CaseEventView], now: datetime, zone: tzinfo) -> Standing | None:
+    """The deadline the register shows for a case: the soonest open one, or None."""
+    found = standings(events, now, zone)
+    return found[0] if found else None

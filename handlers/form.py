@@ -21,6 +21,7 @@ StepKind = Literal[
     "optional_text",  # free text or the "skip" choice
     "multi_text",  # several messages appended, until "done"
     "date",  # a date or an approximate time, see handlers.dates
+    "agency",  # a district office, a BMA department (choices) or a typed name of either
     "district",  # one of the 50 districts, by pages of quick replies or typed
     "media",  # photos/video/audio/files and/or a description, until "done"
     "review",  # the summary, with edits and "confirm and send"
@@ -68,22 +69,42 @@ class Step:
 
 RELATIONS: tuple[str, ...] = ("victim", "witness", "insider", "other")
 
+# The BMA departments (สำนัก) whose officials are most often reported (DOMAIN.md: public
+# works, city law enforcement, schools, environment; plus the large service departments).
+# Names are in the catalogue as ``dept.<key>``, short button labels as ``btn.dept.<key>``.
+DEPARTMENTS: tuple[str, ...] = (
+    "public_works",
+    "city_law",
+    "education",
+    "environment",
+    "drainage",
+    "traffic",
+    "health",
+    "medical",
+    "finance",
+)
+
 
 # --- validators and conditions -----------------------------------------------------------
 
 _PHONE_CHARS = re.compile(r"[\s\-().]")
 _THAI_PHONE = re.compile(r"^0\d{8,9}$")
 _INTL_PHONE = re.compile(r"^\+66\d{8,9}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s:：]+@[^@\s]+\.[^@\s]+")
+# A number as people write it inside a sentence: "phone 081 234 5678", "โทร 081-234-5678 ค่ะ".
+_PHONE_IN_TEXT = re.compile(r"(?<![\d+])(?:\+66|0)[\d\s\-().]{7,16}\d(?!\d)")
 
 
 def valid_contact(text: str) -> bool:
-    """A Thai phone number (0XXXXXXXXX, +66…, dashes/spaces allowed) or an e-mail address."""
+    """A Thai phone number (0XXXXXXXXX, +66…, dashes/spaces allowed) or an e-mail address,
+    alone or with words around it."""
     value = text.strip()
-    if _EMAIL.match(value):
+    if _EMAIL.search(value):
         return True
-    digits = _PHONE_CHARS.sub("", value)
-    return bool(_THAI_PHONE.match(digits) or _INTL_PHONE.match(digits))
+    return any(
+        _THAI_PHONE.match(digits) or _INTL_PHONE.match(digits)
+        for digits in (_PHONE_CHARS.sub("", m) for m in _PHONE_IN_TEXT.findall(value))
+    )
 
 
 def _form(state: State) -> dict[str, Any]:
@@ -113,6 +134,14 @@ def meets_anonymous_bar(state: State) -> bool:
 
 def _below_anonymous_bar(state: State) -> bool:
     return _form(state).get("anonymous") is True and not meets_anonymous_bar(state)
+
+
+def _date_to_check(state: State) -> bool:
+    return isinstance(state.get("when_to_check"), dict)
+
+
+def _no_date_to_check(state: State) -> bool:
+    return not _date_to_check(state)
 
 
 def _agency_is(kind: str) -> Condition:
@@ -161,10 +190,15 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "agency",
-        "choice",
+        "agency",
         "step.agency",
         field="agency_kind",
-        choices=(_choice("agency", "district"), _choice("agency", "other")),
+        choices=(
+            _choice("agency", "district"),
+            *(Choice(f"dept.{d}", f"btn.dept.{d}", f"dept.{d}") for d in DEPARTMENTS),
+            _choice("agency", "other"),
+        ),
+        limit="short",
         edit="agency",
         summary_key="sum.agency",
     ),
@@ -219,8 +253,11 @@ STEPS: tuple[Step, ...] = (
         "step.when",
         field="when",
         choices=(
-            Choice("today", "btn.today", "label.today"),
-            Choice("yesterday", "btn.yesterday", "label.yesterday"),
+            Choice("today", "btn.today", "label.today", when=_no_date_to_check),
+            Choice("yesterday", "btn.yesterday", "label.yesterday", when=_no_date_to_check),
+            # A relative date ("last Tuesday") is shown back as understood, to confirm.
+            Choice("ok", "btn.when.ok", "label.when.ok", when=_date_to_check),
+            Choice("retry", "btn.when.retry", "label.when.retry", when=_date_to_check),
         ),
         limit="short",
         edit="when",

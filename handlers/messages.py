@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -15,6 +16,15 @@ MAX_LABEL = 20
 MAX_DATA = 300
 MAX_DISPLAY_TEXT = 300
 ELLIPSIS = "…"
+
+
+def wire_json(payload: Any) -> bytes:
+    """``payload`` as the gateway sends it: compact UTF-8 JSON, Thai unescaped.
+
+    LINE measures a Flex bubble (30 KB) on these bytes; the SDK's own ``json.dumps`` escapes
+    every Thai character as ``\\uXXXX`` and nearly doubles a Thai card.
+    """
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def line_len(value: str) -> int:

@@ -78,6 +78,7 @@ class CaseStatus:
     outcome: str | None  # one of CASE_OUTCOMES when status == "closed"
     updated_at: datetime
     public_note: str | None
+    anonymous: bool  # how it was filed: the reporter is told the truth about what they add
     unread_staff_messages: tuple[StaffMessage, ...] = ()
     # Evidence files of this case that could not be kept and the reporter was not told of.
     failed_files: int = 0
@@ -131,12 +132,29 @@ class Limits:
     max_short_chars: int = 200  # names, places, positions
     max_media_items: int = 10
     max_file_bytes: int = 25 * 1024 * 1024
+    # A case over its whole life (report and every follow-up): files, bytes, messages a day.
+    case_max_files: int = 30
+    case_max_bytes: int = 200 * 1024 * 1024
+    case_max_messages_per_day: int = 20
     # Wrong tokens: after this many, each further one waits 1, 2, 4 ... up to 15 minutes
     # before it is counted; forgotten after an hour without one. Right tokens never wait.
     lookup_failures_allowed: int = 3
     lookup_first_delay: timedelta = timedelta(minutes=1)
     lookup_longest_delay: timedelta = timedelta(minutes=15)
     lookup_memory: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class CaseUsage:
+    """What a case holds, counted by the shell from the store when asked."""
+
+    files: int = 0  # every file sent for it, with the report and after lookups
+    stored_bytes: int = 0
+    messages_today: int = 0  # reporter messages in the last 24 hours
+
+
+UsageOf = Callable[[int], CaseUsage]
+"""Counts what a case (by id) holds: for the per-case caps in the follow-up."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +166,11 @@ class Context:
     entropy: str = ""  # random hex from the shell, for ids that must not date anything
     # Required once a confidential reporter reaches the identity questions (see SealIdentity).
     seal_identity: SealIdentity | None = None
+    # When the reporter sent this event, by LINE's clock (ms): a message LINE delivers late
+    # still takes its place in a multi-part answer.
+    sent_ms: int | None = None
+    # Required in the follow-up after a lookup: the per-case caps are counted from the store.
+    case_usage: UsageOf | None = None
 
 
 # --- effects -------------------------------------------------------------------------

@@ -74,11 +74,20 @@ def new_case(lang: str, facts: CaseFacts) -> list[Message]:
     return [flex(alt, bubble)]
 
 
-def reporter_activity(lang: str, kind: str, case_number: str, console_url: str) -> list[Message]:
-    """The reporter wrote or sent evidence: say so, never what."""
-    alt = t(lang, f"staff.{kind}.alt", case_number=case_number)
+def reporter_activity(
+    lang: str, case_number: str, console_url: str, *, messages: int, files: int
+) -> list[Message]:
+    """The reporter wrote or sent evidence, this many of each since staff were last told:
+    say so, never what."""
+    parts = []
+    if messages:
+        parts.append(t(lang, "staff.activity.messages", count=messages))
+    if files:
+        parts.append(t(lang, "staff.activity.files", count=files))
+    what = t(lang, "staff.activity.and").join(parts)
+    alt = t(lang, "staff.activity.alt", case_number=case_number, what=what)
     bubble = _bubble(
-        t(lang, f"staff.{kind}.title", case_number=case_number),
+        t(lang, "staff.activity.title", case_number=case_number),
         [_text(alt, size="sm")],
         [_link(lang, console_url)],
     )
@@ -127,6 +136,16 @@ def identity_opened(lang: str, case_number: str, actor: str, console_url: str) -
         [_link(lang, console_url)],
     )
     return [flex(alt, bubble)]
+
+
+def audit_checkpoint(lang: str, day: datetime, count: int, line: str) -> list[Message]:
+    """The daily signed checkpoint of the audit log, as plain text an admin can copy."""
+    date = show_date(lang, bangkok_today(day))
+    return [text(t(lang, "staff.audit_checkpoint", date=date, count=count, line=line))]
+
+
+def audit_broken(lang: str) -> list[Message]:
+    return [text(t(lang, "staff.audit_broken"))]
 
 
 @dataclass(frozen=True)

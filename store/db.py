@@ -12,9 +12,15 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import audit as audit_log
+from store.audit import AuditKeys
 from store.keys import private_folder
 
 READ_ONLY = "krasip_read_only"
+# Seconds a transaction may wait for a lock before failing (the webhook's is short: LINE
+# waits 2 s for an answer, and a quick 503 makes it redeliver). Unset: SQLite waits 30 s.
+WAIT = "krasip_wait"
+BUSY_TIMEOUT_MS = 30000
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -27,7 +33,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _tune_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _tune_postgres(engine)
+    return engine
+
+
+def _tune_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        wait = connection.get_execution_options().get(WAIT)
+        if wait is not None:
+            # For this transaction only: a lock or a statement past the wait fails fast.
+            ms = str(max(1, int(wait * 1000)))
+            connection.exec_driver_sql(
+                "SELECT set_config('lock_timeout', %(ms)s, true), "
+                "set_config('statement_timeout', %(ms)s, true)",
+                {"ms": ms},
+            )
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -59,13 +81,18 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # Deleted rows are overwritten with zeros, not left in free space for carving.
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        wait = connection.get_execution_options().get(WAIT)
+        busy = BUSY_TIMEOUT_MS if wait is None else max(1, int(wait * 1000))
+        if connection.info.get("busy_ms", BUSY_TIMEOUT_MS) != busy:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={busy}")
+            connection.info["busy_ms"] = busy
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # a snapshot; writers go on meanwhile
             return
@@ -81,16 +108,28 @@ def is_postgres(engine: Engine) -> bool:
 class Database:
     """One engine and its session factory, shared by the web app, the worker and the CLI."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, audit: AuditKeys | None = None, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}))
+        # Its sessions carry the audit keys, so every audit entry is linked under the key.
+        self.audit = audit or AuditKeys()
+        self.sessions = sessionmaker(
+            self.engine, expire_on_commit=False, info={audit_log.SESSION_INFO: self.audit}
+        )
+        self._readers = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}),
+            info={audit_log.SESSION_INFO: self.audit},
+        )
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session whose work commits at the end of the block, or rolls back on error."""
+    def transaction(self, *, wait: float | None = None) -> Iterator[Session]:
+        """A session whose work commits at the end of the block, or rolls back on error.
+
+        With ``wait``, a lock not had within that many seconds fails the transaction
+        (``OperationalError``) instead of waiting."""
         with self.sessions() as session, session.begin():
+            if wait is not None:
+                session.connection(execution_options={WAIT: wait})
             yield session
 
     @contextmanager

@@ -95,6 +95,7 @@ def _build(dialect: str) -> Statements:
             state="sent",
             sent_at=bindparam("b_now"),
             locked_until=None,
+            claimed_by=None,
             key_id=None,
             to_ct=None,
             payload_ct=None,

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from store.audit import AuditKeys, new_mac_key, new_signing_key, public_key_text
 from store.crypto import (
     CryptoError,
     DataKeyring,
@@ -22,15 +23,21 @@ IDENTITY_PUBLIC = "identity_public.txt"
 IDENTITY_PRIVATE = "identity_private.json"
 DATA_KEYS = "data_keys.txt"
 PEPPER = "lookup_pepper.txt"
+# The audit keys are kept here with the others, never in the database or its backups.
+AUDIT_KEY = "audit_key.txt"
+AUDIT_SIGNING_KEY = "audit_signing_key.txt"
+AUDIT_SIGNING_PUBLIC = "audit_signing_public.txt"
 
 
 @dataclass(frozen=True)
 class KeyMaterial:
-    """The three server-side secrets in their text forms (never the private key)."""
+    """The server-side secrets in their text forms (never the private key)."""
 
     identity_public: str
     data_keys: str = field(repr=False)
     pepper: str = field(repr=False)
+    audit_key: str = field(default="", repr=False)
+    audit_signing_key: str = field(default="", repr=False)
 
     def keyring(self) -> Keyring:
         return Keyring(
@@ -38,6 +45,10 @@ class KeyMaterial:
             data=DataKeyring(DataKeyring.parse(self.data_keys)),
             pepper=Pepper(Pepper.parse(self.pepper)),
         )
+
+    def audit_keys(self) -> AuditKeys:
+        """The audit key and checkpoint signing key (either may be absent)."""
+        return AuditKeys.from_text(self.audit_key, self.audit_signing_key)
 
 
 def new_passphrase() -> str:
@@ -94,7 +105,7 @@ def dev_secret_key(instance: Path) -> str:
 def generate_keys(folder: Path, passphrase: str) -> KeyMaterial:
     """Write a complete new key set into ``folder`` (which must not hold one already)."""
     private_folder(folder)
-    for name in (IDENTITY_PUBLIC, IDENTITY_PRIVATE, DATA_KEYS, PEPPER):
+    for name in (IDENTITY_PUBLIC, IDENTITY_PRIVATE, DATA_KEYS, PEPPER, AUDIT_KEY):
         if (folder / name).exists():
             raise CryptoError(f"{folder / name} exists already; refusing to overwrite keys")
     private = IdentityPrivateKey.generate()
@@ -102,18 +113,39 @@ def generate_keys(folder: Path, passphrase: str) -> KeyMaterial:
         identity_public=private.public_key().to_text(),
         data_keys=DataKeyring.format([new_data_key(f"k{secrets.token_hex(3)}")]),
         pepper=Pepper.format(new_pepper()),
+        audit_key=new_mac_key(),
+        audit_signing_key=new_signing_key(),
     )
     _write_private(folder / IDENTITY_PRIVATE, private.to_encrypted_file(passphrase))
     _write_private(folder / DATA_KEYS, (material.data_keys + "\n").encode())
     _write_private(folder / PEPPER, (material.pepper + "\n").encode())
     # The public key is no secret, but the folder's files are this user's alone.
     _write_private(folder / IDENTITY_PUBLIC, (material.identity_public + "\n").encode())
+    _write_audit_keys(folder, material.audit_key, material.audit_signing_key)
     return material
+
+
+def _write_audit_keys(folder: Path, mac_key: str, signing_key: str) -> None:
+    _write_private(folder / AUDIT_KEY, (mac_key + "\n").encode())
+    _write_private(folder / AUDIT_SIGNING_KEY, (signing_key + "\n").encode())
+    public = AuditKeys.from_text("", signing_key).public_key
+    assert public is not None
+    _write_private(folder / AUDIT_SIGNING_PUBLIC, (public_key_text(public) + "\n").encode())
+
+
+def ensure_audit_keys(folder: Path) -> bool:
+    """Add the audit keys to a key folder made before they existed; True if it did."""
+    if (folder / AUDIT_KEY).exists() or (folder / AUDIT_SIGNING_KEY).exists():
+        return False
+    private_folder(folder)
+    _write_audit_keys(folder, new_mac_key(), new_signing_key())
+    return True
 
 
 def ensure_dev_keys(folder: Path) -> str | None:
     """Create development keys when absent; returns the new passphrase, or None if present."""
     if (folder / IDENTITY_PUBLIC).exists():
+        ensure_audit_keys(folder)
         return None
     passphrase = new_passphrase()
     generate_keys(folder, passphrase)
@@ -126,9 +158,19 @@ def read_folder(folder: Path) -> KeyMaterial:
             identity_public=(folder / IDENTITY_PUBLIC).read_text().strip(),
             data_keys=(folder / DATA_KEYS).read_text().strip(),
             pepper=(folder / PEPPER).read_text().strip(),
+            audit_key=_optional(folder / AUDIT_KEY),
+            audit_signing_key=_optional(folder / AUDIT_SIGNING_KEY),
         )
     except FileNotFoundError as exc:
         raise CryptoError(f"key file missing: {exc.filename}") from exc
+
+
+def _optional(path: Path) -> str:
+    """A key file that older folders lack: empty when absent (what needs it says so)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
 
 
 def load_private_key(path: Path, passphrase: str) -> IdentityPrivateKey:

@@ -98,6 +98,7 @@ def add_pending(
         case_id=case_id,
         draft_key=draft_key,
         kind=kind,
+        after_filing=case_id is not None,
         state="pending",
         attempts=0,
         next_attempt_at=hour,
@@ -210,17 +211,66 @@ def _still_ours(session: Session, attachment_id: int, attempt: int | None) -> At
     return row
 
 
+OVER_ALLOWANCE = "over the case's storage allowance"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a case holds: files sent, in any state, and bytes stored; ``full`` once a file
+    was given up on for the storage allowance (what fits next cannot be known before the
+    download: LINE gives no size for photos and videos)."""
+
+    files: int
+    stored_bytes: int
+    full: bool = False
+
+
+def _owned_by(row: Attachment):  # type: ignore[no-untyped-def]
+    if row.case_id is not None:
+        return Attachment.case_id == row.case_id
+    return (Attachment.draft_key == row.draft_key) & Attachment.case_id.is_(None)
+
+
+def case_usage(session: Session, case_id: int) -> Usage:
+    """Every file sent for this case over its whole life (with the report and after each
+    lookup, kept or not: each cost a download), and the bytes it stores."""
+    files, stored, refused = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Attachment.size), 0),
+            func.count(Attachment.id).filter(Attachment.error == OVER_ALLOWANCE),
+        ).where(Attachment.case_id == case_id)
+    ).one()
+    return Usage(int(files or 0), int(stored or 0), bool(refused))
+
+
 def store_content(
     session: Session,
     keys: Keyring,
     attachment_id: int,
     media: CleanedMedia,
     attempt: int | None = None,
-) -> None:
-    """Store the clean copy (or the held-back file), encrypted and bound to its row."""
+    *,
+    max_owner_bytes: int | None = None,
+) -> bool:
+    """Store the clean copy (or the held-back file), encrypted and bound to its row.
+
+    With ``max_owner_bytes``, a file that would take its case (or draft) over that many
+    stored bytes is given up on instead (False): the reporter hears at the next lookup
+    that a file could not be kept."""
     row = _still_ours(session, attachment_id, attempt)
     if row is None:
-        return
+        return False
+    if max_owner_bytes is not None:
+        held = session.scalar(
+            select(func.coalesce(func.sum(Attachment.size), 0)).where(
+                _owned_by(row), Attachment.id != row.id, Attachment.state == "stored"
+            )
+        )
+        if int(held or 0) + len(media.content) > max_owner_bytes:
+            row.state, row.error = "failed", OVER_ALLOWANCE
+            _finish(row, session)
+            return False
     row.state = "stored"
     row.content_type = media.content_type
     row.size = len(media.content)
@@ -230,6 +280,7 @@ def store_content(
     row.held_back = media.held_back
     row.error = None
     _finish(row, session)
+    return True
 
 
 def mark_failed(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -162,6 +163,13 @@ class UpdateLink(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
     key_id: Mapped[int] = mapped_column(BigInteger)
     address_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    # A "there is an update" push went out and the reporter has not looked since: a second
+    # identical push would say nothing new (issue 14, item 7).
+    # Server default only, not fetched back: migration 0006 writes links through this
+    # model before the column exists, so no INSERT of a link may name it.
+    news_waiting: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+    __mapper_args__ = {"eager_defaults": False}
 
 
 class CaseMessage(Base):
@@ -226,6 +234,9 @@ class Attachment(Base):
     reporter_told: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Sent to a case already filed (from a lookup), not with the report: the register
+    # marks it as new evidence until each staff member has opened the case.
+    after_filing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     case: Mapped[Case | None] = relationship(back_populates="attachments")
 
@@ -253,8 +264,22 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(MinuteDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(MinuteDateTime)
+    # The live sender (OutboxSender) holding a "sending" row: when its heartbeat stops,
+    # the row is taken over at once rather than when locked_until (a minute) runs out.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+
+class OutboxSender(Base):
+    """A process that sends outbox rows, alive while its heartbeat renews ``alive_until``.
+
+    Its times are the process's, not a reporter's; its id is random per process start."""
+
+    __tablename__ = "outbox_sender"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    alive_until: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class LookupFailure(Base):
@@ -296,6 +321,28 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChain(Base):
+    """One row: the id of the first entry linked under the audit key (store/audit.py).
+    Entries before it, written before the key existed, have plain SHA-256 links."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    keyed_from: Mapped[int] = mapped_column(Integer)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of the audit chain (its one-line form). The copies that count
+    are those outside the database; these only spare a verifier from finding them."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    line: Mapped[str] = mapped_column(Text)
 
 
 # --- notifications on LINE (staff links, groups, deadlines, digests) ---------------
@@ -367,6 +414,22 @@ class StaffNotice(Base):
     created_at: Mapped[datetime] = mapped_column(MinuteDateTime, index=True)
 
 
+class CaseActivity(Base):
+    """Reporter activity on a case not yet told to staff: staff hear of a busy case at most
+    once per interval, with counts, not once per message (issue 13, finding 8). Counts and
+    a time to the minute, per case; the row goes once nothing is waiting."""
+
+    __tablename__ = "case_activity"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case.id", ondelete="CASCADE"), primary_key=True
+    )
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    # No push about this case before then; the worker sends what waits once it has passed.
+    quiet_until: Mapped[datetime] = mapped_column(MinuteDateTime, index=True)
+
+
 class DeadlineWarning(Base):
     """A deadline warning sent: the unique key makes it once per case, deadline, threshold."""
 
@@ -407,6 +470,22 @@ class StaffUser(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class StaffSession(Base):
+    """A signed-in console session. The cookie holds a random id; only its SHA-256 is
+    here, so a copy of the database cannot be used to sign in. Deleting the rows of an
+    account ends all its sessions at once (log-out, password change, disable, TOTP reset)."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class LoginAttempt(Base):
     """One log-in attempt, kept in the database so every web worker counts the same."""
 
@@ -417,6 +496,9 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64))
     ip: Mapped[str] = mapped_column(String(64))
     success: Mapped[bool] = mapped_column(Boolean)
+    # A hash of the browser's known-device cookie for this account (if it sent one), so a
+    # browser that logged in before is slowed by its own failures, not an attacker's.
+    device: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_login_attempt_username_at", "username", "at"),
@@ -435,6 +517,22 @@ class CaseNote(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     author: Mapped[str] = mapped_column(String(64))
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CaseReadMark(Base):
+    """What one staff member has seen of a case: the last reporter message and evidence
+    item shown to them. Newer ones are the register's unread markers, per staff member."""
+
+    __tablename__ = "case_read_mark"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    message_id: Mapped[int] = mapped_column(Integer, default=0)
+    attachment_id: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # Indexes for the console's case list (keyset pagination over 100,000+ cases) and the

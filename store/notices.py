@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from store import hot
+from store import hot, vault
 from store.crypto import Keyring, MisplacedCiphertext, bind, open_in_place
 from store.models import (
     Case,
+    CaseActivity,
     CaseEvent,
     DeadlineWarning,
     LinkAttempt,
@@ -30,8 +31,13 @@ from store.models import (
 from store.repo import _insert
 
 LINK_CODE_TTL = timedelta(minutes=10)
-LINK_ATTEMPTS_ALLOWED = 5
+LINK_ATTEMPTS_ALLOWED = 5  # wrong codes from one chat in the window
+# Wrong codes from all chats together in the window: 30 guesses at one million codes while
+# a code lives 10 minutes. Right codes wait too while it is reached (unlike tracking
+# tokens, six digits would not survive unthrottled guessing); staff ask for a new code.
+LINK_GLOBAL_CEILING = 30
 LINK_WINDOW = timedelta(minutes=15)
+LINK_CHAT = "link-chat"
 STAFF_LINE = "staff.line_user"
 GROUP_ID = "notification_group.id"
 
@@ -39,7 +45,9 @@ log = logging.getLogger(__name__)
 
 
 class LinkRefused(Enum):
-    INVALID = "invalid"  # unknown, expired or used: one answer for all, so codes can't be probed
+    # unknown, expired, used, or sent to the wrong place: one answer for all, so codes
+    # cannot be probed
+    INVALID = "invalid"
     THROTTLED = "throttled"
 
 
@@ -83,32 +91,55 @@ def issue_link_code(
 
 
 def redeem_link_code(
-    session: Session, keys: Keyring, code: str, chat_key: str, now: datetime
+    session: Session, keys: Keyring, code: str, chat_id: str, place: str, now: datetime
 ) -> LinkCode | LinkRefused:
-    """Use a code once. Wrong codes count against the chat that sent them."""
-    failures = (
+    """Use a code once, in ``place`` ("staff" for a 1:1 chat, "group" for a group or room).
+
+    Every refusal looks the same to the sender: an unknown, expired or used code, a code of
+    an account that is disabled, a group code of a non-admin, and a right code in the wrong
+    place. A live code sent to the wrong place is spent: it may have leaked, and a new one
+    costs its owner a click; answered differently, or kept alive, it would let a 1:1 chat
+    find out that it had guessed a live group code. Each refusal counts against the chat
+    (under today's day key) and towards a ceiling over all chats, so guesses spread over
+    many rooms are throttled as well; while either is reached nothing is redeemed.
+    """
+    day = vault.day_number(now)
+    chat_key = vault.day_digest(session, keys, LINK_CHAT, chat_id, day)
+    assert chat_key is not None  # today's key is made when missing
+    yesterday = vault.day_digest(session, keys, LINK_CHAT, chat_id, day - 1, create=False)
+    since = now - LINK_WINDOW
+    mine = (
         session.scalar(
             select(func.count()).where(
-                LinkAttempt.chat_key == chat_key, LinkAttempt.at >= now - LINK_WINDOW
+                LinkAttempt.chat_key.in_([k for k in (chat_key, yesterday) if k]),
+                LinkAttempt.at >= since,
             )
         )
         or 0
     )
-    if failures >= LINK_ATTEMPTS_ALLOWED:
+    everyone = session.scalar(select(func.count()).where(LinkAttempt.at >= since)) or 0
+    if mine >= LINK_ATTEMPTS_ALLOWED or everyone >= LINK_GLOBAL_CEILING:
         return LinkRefused.THROTTLED
     row = session.scalars(
         select(LinkCode)
         .where(LinkCode.code_hash == keys.pepper.digest("link", code))
         .with_for_update()
     ).first()
-    if row is None or row.used_at is not None or row.expires_at <= now:
+    live = row is not None and row.used_at is None and row.expires_at > now
+    staff = session.get(StaffUser, row.staff_id) if row is not None and live else None
+    fits = (
+        row is not None
+        and staff is not None
+        and staff.active
+        and row.kind == place
+        and (place != "group" or staff.role == "admin")
+    )
+    if row is not None and live:
+        row.used_at = now  # used, or spent by being sent to the wrong place
+    if not fits:
         session.add(LinkAttempt(chat_key=chat_key, at=now))
         return LinkRefused.INVALID
-    staff = session.get(StaffUser, row.staff_id)
-    if staff is None or not staff.active:
-        session.add(LinkAttempt(chat_key=chat_key, at=now))
-        return LinkRefused.INVALID
-    row.used_at = now
+    assert row is not None
     return row
 
 
@@ -244,6 +275,75 @@ def add_notice(
             kind=kind, case_id=case_id, created_at=now, detail=json.dumps(detail, sort_keys=True)
         )
     )
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Reporter messages and files on one case that staff are to be told of now."""
+
+    case_id: int
+    messages: int
+    files: int
+
+
+def _up_to_minute(at: datetime) -> datetime:
+    floor = at.replace(second=0, microsecond=0)
+    return floor if floor == at else floor + timedelta(minutes=1)
+
+
+def note_activity(
+    session: Session, case_id: int, kind: str, now: datetime, quiet: timedelta
+) -> Activity | None:
+    """Count one reporter message (``kind`` "message") or file ("file") on a case.
+
+    Returns everything waiting when staff may be told now, and starts a quiet interval;
+    None while one runs: what waits is sent by :func:`due_activity` when it ends. So staff
+    hear of one case at most once per ``quiet``, and every message and file is counted in
+    exactly one push. The interval ends on a whole minute (the store keeps no finer time),
+    rounded up, so it is never shorter than ``quiet``."""
+    session.execute(
+        _insert(session)(CaseActivity)
+        .values(case_id=case_id, messages=0, files=0, quiet_until=now)
+        .on_conflict_do_nothing(index_elements=["case_id"])
+    )
+    row = session.scalars(
+        select(CaseActivity)
+        .where(CaseActivity.case_id == case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if kind == "file":
+        row.files += 1
+    else:
+        row.messages += 1
+    if row.quiet_until > now:
+        return None
+    return _take(row, now, quiet)
+
+
+def _take(row: CaseActivity, now: datetime, quiet: timedelta) -> Activity:
+    taken = Activity(row.case_id, row.messages, row.files)
+    row.messages = row.files = 0
+    row.quiet_until = _up_to_minute(now + quiet)
+    return taken
+
+
+def due_activity(session: Session, now: datetime, quiet: timedelta) -> list[Activity]:
+    """What waits on cases whose quiet interval has ended, taken (a new interval begins
+    for each); cases with nothing waiting are forgotten."""
+    rows = session.scalars(
+        select(CaseActivity)
+        .where(CaseActivity.quiet_until <= now)
+        .order_by(CaseActivity.case_id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    taken = []
+    for row in rows:
+        if row.messages or row.files:
+            taken.append(_take(row, now, quiet))
+        else:
+            session.delete(row)
+    return taken
 
 
 def notices_between(session: Session, start: datetime, end: datetime) -> list[tuple[str, str]]:

@@ -1,8 +1,9 @@
 """The durable outbox: rows written with the change that causes them, sent after commit.
 
 A row is claimed by one sender at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on
-SQLite the writer lock taken by ``BEGIN IMMEDIATE`` serialises claims), held under a
-lease, and either marked sent — its destination and messages wiped — or rescheduled with
+SQLite the writer lock taken by ``BEGIN IMMEDIATE`` serialises claims), held while its
+sender's heartbeat is alive (or, for rows claimed without a sender, under a lease), and
+either marked sent — its destination and messages wiped — or rescheduled with
 exponential backoff and jitter, until it becomes a dead letter.
 """
 
@@ -12,15 +13,15 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from store import hot, vault
 from store.crypto import CryptoError, Keyring, bind, row_decrypt, row_encrypt
-from store.models import OutboxMessage, VaultKey
+from store.models import OutboxMessage, OutboxSender, VaultKey
 
 OUTBOX_TO = "outbox.to"
 OUTBOX_PAYLOAD = "outbox.payload"
@@ -53,12 +54,14 @@ def enqueue(
     reply_token: str | None = None,
     reply_ttl: timedelta = timedelta(seconds=50),
     claim_lease: timedelta | None = None,
+    claimer: str | None = None,
 ) -> Delivery:
     """Add a message to the outbox in the caller's transaction.
 
     With ``claim_lease`` the row is claimed at once for the caller, who will send it right
     after commit from the returned :class:`Delivery` (no second read, no decryption); if
-    that process dies, the lease runs out and a worker sends it instead.
+    that process dies, a worker sends it instead: as soon as the heartbeat of ``claimer``
+    (see :func:`heartbeat`) stops, or when the lease runs out.
     """
     if kind not in ("reply", "push", "multicast"):
         raise ValueError(f"unknown outbox kind {kind!r}")
@@ -88,6 +91,7 @@ def enqueue(
         "attempts": attempts,
         # Kept to the minute: the row must not date the reporter's message to the second.
         "locked_until": _minute(now + claim_lease, up=True) if claim_lease else None,
+        "claimed_by": claimer if claim_lease else None,
         "next_attempt_at": _minute(now),
         "created_at": now,
     }
@@ -142,10 +146,18 @@ def claim(
     ids: list[int] | None = None,
     limit: int = 50,
     lease: timedelta = timedelta(seconds=60),
+    claimer: str | None = None,
 ) -> list[Delivery]:
-    """Claim due rows (or just ``ids``) for this sender under a lease."""
+    """Claim due rows (or just ``ids``) for ``claimer`` (a live sender) under a lease.
+
+    A row another sender holds is due again once its lease ran out or that sender's
+    heartbeat stopped (the process died or stopped without recording it)."""
+    alive = exists().where(
+        OutboxSender.id == OutboxMessage.claimed_by, OutboxSender.alive_until >= wall_clock()
+    )
+    orphaned = OutboxMessage.claimed_by.is_not(None) & ~alive
     due = ((OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now)) | (
-        (OutboxMessage.state == "sending") & (OutboxMessage.locked_until < now)
+        (OutboxMessage.state == "sending") & ((OutboxMessage.locked_until < now) | orphaned)
     )
     query = (
         select(OutboxMessage, VaultKey.wrapped)
@@ -165,6 +177,7 @@ def claim(
             continue
         row.state = "sending"
         row.locked_until = now + lease
+        row.claimed_by = claimer
         row.attempts += 1
         reply_token = address.get("reply_token") if row.kind == "reply" else None
         expires = address.get("reply_expires_at")
@@ -217,7 +230,7 @@ def mark_failed(
         result = session.execute(
             update(OutboxMessage)
             .where(owned)
-            .values(state="dead", locked_until=None, last_error=error[:200])
+            .values(state="dead", locked_until=None, claimed_by=None, last_error=error[:200])
         )
         return "dead" if result.rowcount else "lost claim"  # type: ignore[attr-defined]
     delay = min(max_delay, base_delay * 2 ** (attempts - 1))
@@ -230,11 +243,41 @@ def mark_failed(
         .values(
             state="pending",
             locked_until=None,
+            claimed_by=None,
             next_attempt_at=now + timedelta(seconds=delay),
             last_error=error[:200],
         )
     )
     return "pending" if result.rowcount else "lost claim"  # type: ignore[attr-defined]
+
+
+def wall_clock() -> datetime:
+    """Process liveness is judged on real time, never on the register's clock: that clock
+    can be set (tests, a replayed day), and a jump must not make every live sender look
+    dead and its rows sent twice."""
+    return datetime.now(UTC)
+
+
+def heartbeat(session: Session, sender: str, ttl: timedelta) -> None:
+    """Register or renew a sending process: its claims hold for ``ttl`` of real time."""
+    alive_until = wall_clock() + ttl
+    renewed = session.execute(
+        update(OutboxSender).where(OutboxSender.id == sender).values(alive_until=alive_until)
+    )
+    if not renewed.rowcount:  # type: ignore[attr-defined]
+        session.add(OutboxSender(id=sender, alive_until=alive_until))
+
+
+def retire(session: Session, sender: str) -> None:
+    """A sender that stops: whatever it still holds is taken over at once."""
+    session.execute(delete(OutboxSender).where(OutboxSender.id == sender))
+
+
+def prune_senders(session: Session, stopped_for: timedelta) -> int:
+    """Forget senders whose heartbeat stopped ``stopped_for`` ago (their rows stay due)."""
+    before = wall_clock() - stopped_for
+    result = session.execute(delete(OutboxSender).where(OutboxSender.alive_until < before))
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
 def switch_to_push(session: Session, row_id: int) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store import audit as audit_log
 from store import hot, vault
 from store.crypto import (
     CryptoError,
@@ -269,6 +271,45 @@ def update_addresses(session: Session, keys: Keyring, case_id: int) -> list[str]
     links = session.scalars(select(UpdateLink).where(UpdateLink.case_id == case_id)).all()
     found = (_open_link(session, keys, link) for link in links)
     return [address for address in found if address]
+
+
+def reporter_messages_since(session: Session, case_id: int, since: datetime) -> int:
+    """How many messages the reporter sent on this case since then (for the daily cap)."""
+    count = session.scalar(
+        select(func.count()).where(
+            CaseMessage.case_id == case_id,
+            CaseMessage.direction == "reporter",
+            CaseMessage.created_at >= since,
+        )
+    )
+    return int(count or 0)
+
+
+def news_addresses(session: Session, keys: Keyring, case_id: int) -> list[str]:
+    """The addresses to tell of news on this case: those whose last "there is an update"
+    has been read (the reporter looked the case up since). They are marked as waiting, so
+    a second change before the reporter looks sends no second, identical push."""
+    links = session.scalars(
+        select(UpdateLink)
+        .where(UpdateLink.case_id == case_id, UpdateLink.news_waiting.is_(False))
+        .with_for_update()
+    ).all()
+    found = []
+    for link in links:
+        address = _open_link(session, keys, link)
+        if address:
+            link.news_waiting = True
+            found.append(address)
+    return found
+
+
+def news_seen(session: Session, case_id: int) -> None:
+    """The reporter looked the case up: the next news is worth a push again."""
+    session.execute(
+        update(UpdateLink)
+        .where(UpdateLink.case_id == case_id, UpdateLink.news_waiting.is_(True))
+        .values(news_waiting=False)
+    )
 
 
 def has_update_link(session: Session, case_id: int) -> bool:
@@ -688,17 +729,6 @@ def new_token_bytes() -> bytes:
 
 # --- audit ---------------------------------------------------------------------------
 
-GENESIS = "0" * 64
-
-
-def _entry_hash(
-    prev_hash: str, at: datetime, actor: str, action: str, case_id: int | None, detail: str
-) -> str:
-    body = json.dumps(
-        [prev_hash, at.isoformat(), actor, action, case_id, detail], ensure_ascii=False
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
-
 
 def audit(
     session: Session,
@@ -709,36 +739,21 @@ def audit(
     case_id: int | None = None,
     detail: str = "",
 ) -> AuditEntry:
-    """Append an entry to the hash chain. Callers must not put secrets in ``detail``."""
-    last = session.execute(
-        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1).with_for_update()
-    ).scalar_one_or_none()
-    prev = last.hash if last else GENESIS
-    entry = AuditEntry(
-        at=now,
+    """Append an entry to the keyed chain (store/audit.py), under the audit key the
+    session's database holds. Callers must not put secrets in ``detail``."""
+    return audit_log.append(
+        session,
+        audit_log.keys_of(session),
         actor=actor,
         action=action,
+        now=now,
         case_id=case_id,
         detail=detail,
-        prev_hash=prev,
-        hash=_entry_hash(prev, now, actor, action, case_id, detail),
     )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
-def verify_audit(session: Session) -> list[str]:
-    """Walk the chain; returns the problems found (empty when intact)."""
-    problems = []
-    prev = GENESIS
-    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
-        if entry.prev_hash != prev:
-            problems.append(f"entry {entry.id}: does not follow the entry before it")
-        expected = _entry_hash(
-            entry.prev_hash, entry.at, entry.actor, entry.action, entry.case_id, entry.detail
-        )
-        if entry.hash != expected:
-            problems.append(f"entry {entry.id}: its content was changed")
-        prev = entry.hash
-    return problems
+def verify_audit(session: Session, checkpoints: Iterable[audit_log.Checkpoint] = ()) -> list[str]:
+    """Walk the chain, hold it to ``checkpoints`` and to those the database keeps; the
+    problems found (empty when intact), including what could not be checked."""
+    verdict = audit_log.verify(session, audit_log.keys_of(session), checkpoints)
+    return verdict.problems + verdict.unchecked

@@ -8,7 +8,9 @@ live in the database so that every web worker applies the same throttle.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
@@ -22,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from store import domain
 from store.crypto import Keyring, bind, open_in_place
-from store.models import AuditEntry, Case, CaseNote, LoginAttempt, StaffUser
+from store.models import AuditEntry, Case, CaseNote, LoginAttempt, StaffSession, StaffUser
 
 ROLES = ("staff", "admin", "custodian")
-ROLES_NEEDING_TOTP = ("admin", "custodian")
+# Every role reads report content (issue 13 finding 5): every role needs a second factor.
+ROLES_NEEDING_TOTP = ROLES
 # Kept under the names the console uses.
 CHANNELS = domain.CHANNELS
 CATEGORIES = domain.CATEGORIES
@@ -109,7 +112,86 @@ def disable_user(session: Session, username: str) -> StaffUser:
     if user is None:
         raise StaffError(f"no account {username!r}")
     user.active = False
+    end_sessions(session, user.id)
     return user
+
+
+def set_password(session: Session, user: StaffUser, password: str) -> None:
+    """A new password ends every session of the account (a thief's copy included)."""
+    user.password_hash = hash_password(password)
+    end_sessions(session, user.id)
+
+
+def reset_totp(session: Session, user: StaffUser) -> None:
+    """Forget the second factor (lost phone): the next log-in enrols a new one. Ends
+    every session, so a session on the lost phone ends too."""
+    user.totp_secret_ct = None
+    user.totp_confirmed = False
+    user.totp_last_step = None
+    end_sessions(session, user.id)
+
+
+# --- sessions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    user: StaffUser | None
+    expired: bool = False
+
+
+SESSION_TOUCH = timedelta(minutes=1)  # seen_at is written at most once a minute
+
+
+def _session_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def start_session(session: Session, user: StaffUser, now: datetime) -> str:
+    """A new session row; returns the random id for the cookie (only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            token_hash=_session_digest(token), user_id=user.id, created_at=now, seen_at=now
+        )
+    )
+    session.flush()
+    return token
+
+
+def check_session(
+    session: Session, token: str, *, now: datetime, idle: timedelta, absolute: timedelta
+) -> SessionCheck:
+    """The account behind a session id, if the session is live and the account active."""
+    row = session.scalars(
+        select(StaffSession).where(StaffSession.token_hash == _session_digest(token))
+    ).first()
+    if row is None:
+        return SessionCheck(None)
+    if now - row.seen_at > idle or now - row.created_at > absolute:
+        session.delete(row)
+        return SessionCheck(None, expired=True)
+    user = session.get(StaffUser, row.user_id)
+    if user is None or not user.active:
+        end_sessions(session, row.user_id)
+        return SessionCheck(None)
+    if now - row.seen_at >= SESSION_TOUCH:
+        row.seen_at = now
+    return SessionCheck(user)
+
+
+def end_sessions(session: Session, user_id: int) -> int:
+    """End every session of one account at once; returns how many there were."""
+    result = session.execute(delete(StaffSession).where(StaffSession.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune_sessions(session: Session, now: datetime, idle: timedelta, absolute: timedelta) -> None:
+    session.execute(
+        delete(StaffSession).where(
+            or_(StaffSession.seen_at < now - idle, StaffSession.created_at < now - absolute)
+        )
+    )
 
 
 def check_password(user: StaffUser, password: str) -> bool:
@@ -187,74 +269,111 @@ def check_totp(keys: Keyring, user: StaffUser, code: str, now: datetime) -> bool
 
 @dataclass(frozen=True)
 class Throttle:
-    """How many failures lock an account or an address, and for how long."""
+    """Growing delays, never a lock: an attempt made before its wait is over is refused
+    unchecked, and the first attempt after it is checked as usual, so the right person
+    with the right password and code always gets in once the wait has passed.
 
-    per_account: int = 5
+    * per account: ``free`` failures, then waits of ``first_delay`` doubling up to
+      ``max_delay``. A browser that signed in to the account before (its known-device
+      cookie) counts only its own failures, so guesses from elsewhere do not hold up the
+      account's own browser;
+    * per address: after ``per_ip`` failures naming usernames that are no account, further
+      attempts from that address naming no account wait the same way. Real accounts are
+      never slowed by made-up usernames (each has its own count).
+    """
+
+    free: int = 5
+    first_delay: timedelta = timedelta(seconds=5)
+    max_delay: timedelta = timedelta(minutes=15)
     per_ip: int = 20
-    window: timedelta = timedelta(minutes=15)
+    window: timedelta = timedelta(hours=1)
+
+    def delay(self, failures: int, free: int) -> timedelta:
+        if failures < free:
+            return timedelta()
+        return min(self.max_delay, self.first_delay * 2 ** min(failures - free, 16))
+
+
+def device_digest(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
 def record_login_attempt(
-    session: Session, *, username: str, ip: str, success: bool, now: datetime
+    session: Session,
+    *,
+    username: str,
+    ip: str,
+    success: bool,
+    now: datetime,
+    device: str | None = None,
 ) -> None:
     session.add(
-        LoginAttempt(at=now, username=username.strip().lower()[:64], ip=ip[:64], success=success)
+        LoginAttempt(
+            at=now,
+            username=username.strip().lower()[:64],
+            ip=ip[:64],
+            success=success,
+            device=device,
+        )
     )
     session.flush()
 
 
-def _failures(
+def _count_and_last(session: Session, *conditions: Any) -> tuple[int, datetime | None]:
+    count, last = session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.success.is_(False), *conditions
+        )
+    ).one()
+    return int(count or 0), last
+
+
+def _remaining(
+    throttle: Throttle, count: int, last: datetime | None, free: int, now: datetime
+) -> float:
+    if last is None:
+        return 0.0
+    wait_until = last + throttle.delay(count, free)
+    return max(0.0, (wait_until - now).total_seconds())
+
+
+def login_wait(
     session: Session,
-    column: Any,
-    value: str,
-    now: datetime,
-    window: timedelta,
     *,
-    reset_on_success: bool,
-) -> int:
-    since = now - window
-    last_success = (
-        None
-        if not reset_on_success
-        else session.scalar(
-            select(func.max(LoginAttempt.at)).where(
-                column == value, LoginAttempt.success.is_(True), LoginAttempt.at >= since
-            )
+    username: str,
+    ip: str,
+    now: datetime,
+    throttle: Throttle,
+    device: str | None = None,
+) -> float:
+    """Seconds this attempt must still wait (0: check it). ``device`` is the digest of a
+    valid known-device cookie for this username, if the browser sent one."""
+    username = username.strip().lower()[:64]
+    since = now - throttle.window
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username,
+            LoginAttempt.success.is_(True),
+            LoginAttempt.at >= since,
         )
     )
     start = max(since, last_success) if last_success else since
-    return (
-        session.scalar(
-            select(func.count()).where(
-                column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= start
-            )
-        )
-        or 0
+    # The same rule for every username, real or not: the answer does not tell which exist.
+    mine = LoginAttempt.device == device if device else LoginAttempt.device.is_(None)
+    count, last = _count_and_last(
+        session, LoginAttempt.username == username, LoginAttempt.at >= start, mine
     )
-
-
-def locked_out(
-    session: Session, *, username: str, ip: str, now: datetime, throttle: Throttle
-) -> bool:
-    """True while the account or the address has failed too often within the window."""
-    if (
-        _failures(
+    wait = _remaining(throttle, count, last, throttle.free, now)
+    if find_user(session, username) is None:
+        real = select(StaffUser.username)
+        count, last = _count_and_last(
             session,
-            LoginAttempt.username,
-            username.strip().lower()[:64],
-            now,
-            throttle.window,
-            reset_on_success=True,
+            LoginAttempt.ip == ip[:64],
+            LoginAttempt.at >= since,
+            LoginAttempt.username.not_in(real),
         )
-        >= throttle.per_account
-    ):
-        return True
-    # An address is not forgiven by a success: one valid account must not reset the
-    # count for guessing at others.
-    return (
-        _failures(session, LoginAttempt.ip, ip[:64], now, throttle.window, reset_on_success=False)
-        >= throttle.per_ip
-    )
+        wait = max(wait, _remaining(throttle, count, last, throttle.per_ip, now))
+    return wait
 
 
 def prune_login_attempts(session: Session, before: datetime) -> None:
@@ -273,6 +392,8 @@ class CaseFilter:
     overdue: bool = False
     anonymous_bar: str | None = None  # "meets" | "below" (anonymous cases only)
     number: str | None = None
+    filed_from: datetime | None = None  # filed at or after
+    filed_before: datetime | None = None
 
 
 SORTS = {
@@ -317,6 +438,29 @@ def list_cases(
     ``(column, id)``, so page 2,000 costs what page 1 does.
     """
     column, descending = SORTS.get(sort, SORTS["filed_desc"])
+    query = case_query(flt, now)
+    decoded = _decode_cursor(cursor) if cursor else None
+    if decoded is not None:
+        query = query.where(after_cursor(column, descending, *decoded))
+    order = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor(getattr(last, column.key), last.id)
+    return CasePage(rows, next_cursor)
+
+
+def after_cursor(column: Any, descending: bool, value: datetime, last_id: int) -> Any:
+    """The keyset condition: rows after (value, last_id) in the list's order."""
+    if descending:
+        return or_(column < value, and_(column == value, Case.id < last_id))
+    return or_(column > value, and_(column == value, Case.id > last_id))
+
+
+def case_query(flt: CaseFilter, now: datetime) -> Any:
+    """The register's filters as one SELECT of cases (no order, no page)."""
     query = select(Case)
     if flt.status:
         query = query.where(Case.status == flt.status)
@@ -339,21 +483,19 @@ def list_cases(
         query = query.where(
             or_(Case.number == number, Case.number.like(f"%{_escape(number)}", escape="\\"))
         )
-    decoded = _decode_cursor(cursor) if cursor else None
-    if decoded is not None:
-        value, last_id = decoded
-        if descending:
-            query = query.where(or_(column < value, and_(column == value, Case.id < last_id)))
-        else:
-            query = query.where(or_(column > value, and_(column == value, Case.id > last_id)))
-    order = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
-    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = _encode_cursor(getattr(last, column.key), last.id)
-    return CasePage(rows, next_cursor)
+    if flt.filed_from is not None:
+        query = query.where(Case.filed_at >= flt.filed_from)
+    if flt.filed_before is not None:
+        query = query.where(Case.filed_at < flt.filed_before)
+    return query
+
+
+def encode_cursor(value: datetime, case_id: int) -> str:
+    return _encode_cursor(value, case_id)
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    return _decode_cursor(cursor)
 
 
 def _escape(text: str) -> str:

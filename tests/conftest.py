@@ -85,9 +85,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def line() -> Iterator[Emulator]:
-    """The LINE platform, with a control client (`line.faults(...)`, `line.requests()`)."""
-    app = emulator.create_app(channel_secret=CHANNEL_SECRET, access_token=ACCESS_TOKEN)
+def line(clock: Clock) -> Iterator[Emulator]:
+    """The LINE platform, with a control client (`line.faults(...)`, `line.requests()`).
+
+    Its clock is the bot's, moved forward with it: events are stamped as LINE would stamp
+    them, so the bot's age check on events sees what it would see live. The offset is read
+    directly (not by calling the clock, which some tests record)."""
+    app = emulator.create_app(
+        channel_secret=CHANNEL_SECRET,
+        access_token=ACCESS_TOKEN,
+        clock=lambda: (datetime.now(UTC) + clock.offset).timestamp(),
+    )
     server = EmulatorServer(app).start()
     client = Emulator(server.url)
     client.app = app  # type: ignore[attr-defined]

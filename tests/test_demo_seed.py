@@ -35,6 +35,8 @@ def _environment(tmp_path: Path, database_url: str, keys: Keys, env: str) -> dic
         "KRASIP_IDENTITY_PUBLIC_KEY": keys.material.identity_public,
         "KRASIP_DATA_KEYS": keys.material.data_keys,
         "KRASIP_LOOKUP_PEPPER": keys.material.pepper,
+        "KRASIP_AUDIT_KEY": keys.material.audit_key,
+        "KRASIP_AUDIT_SIGNING_KEY": keys.material.audit_signing_key,
     }
 
 

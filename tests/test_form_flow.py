@@ -122,13 +122,13 @@ def test_confidential_report_is_not_warned_of_8_1_1() -> None:
     assert reporter.step == "review"
 
 
-def test_intro_states_the_8_2_2_reward_and_false_report_warning() -> None:
+def test_intro_names_the_centre_and_leaves_the_8_2_2_warning_to_the_review() -> None:
     reporter = Reporter()
     reporter.text("report")
     reporter.tap("s=language&v=th")
     shown = texts_of(reporter.replies)
     assert "ศปท.กทม." in shown
-    assert "ประกาศเกียรติคุณ" in shown and "ข้อความอันเป็นเท็จ" in shown
+    assert "ดำเนินคดี" not in shown  # said at the review step (tests/test_first_screens.py)
     assert quick_data(reporter.replies)[0] == "s=intro&v=ok"
 
 
@@ -250,7 +250,7 @@ def test_starting_again_during_a_draft_asks_continue_or_start_over() -> None:
     assert reporter.step == "review"
     reporter.text("report")
     result = reporter.text("Start over")
-    assert reporter.step == "language"
+    assert reporter.step == "intro"
     assert any(isinstance(e, DiscardDraft) for e in result.effects)
 
 

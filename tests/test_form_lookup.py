@@ -221,7 +221,9 @@ def test_a_token_is_not_looked_up_in_the_middle_of_the_form() -> None:
 def test_follow_up_text_goes_to_the_centre_anonymously() -> None:
     reporter = _reporter()
     reporter.text(TOKEN)
-    result = reporter.text("The clerk's name is on the receipt.")
+    shown = reporter.text("The clerk's name is on the receipt.")
+    assert shown.effects == [], "shown back first, sent only when confirmed"
+    result = reporter.tap("s=fu&v=send")
     assert result.effects == [AddReporterMessage(42, "The clerk's name is on the receipt.")]
     assert "โดยไม่เปิดเผยตัวตน" in texts_of(result.replies)
     assert quick_data(result.replies) == ["s=fu&v=done"]
@@ -230,7 +232,8 @@ def test_follow_up_text_goes_to_the_centre_anonymously() -> None:
 def test_follow_up_media_is_fetched_for_the_case() -> None:
     reporter = _reporter()
     reporter.text(TOKEN)
-    result = reporter.media("m9", "video")
+    assert reporter.media("m9", "video").effects == []
+    result = reporter.tap("s=fu&v=send")
     assert [type(e) for e in result.effects] == [FetchMedia]
     assert result.effects[0] == FetchMedia(result.effects[0].media, case_id=42)  # type: ignore[union-attr]
 
@@ -266,7 +269,7 @@ def test_a_report_can_be_started_from_follow_up_mode() -> None:
     reporter = _reporter()
     reporter.text(TOKEN)
     reporter.text("report")
-    assert reporter.step == "language"
+    assert reporter.step == "intro"
 
 
 def test_receipt_shows_token_large_and_alone_but_not_in_the_alt_text() -> None:

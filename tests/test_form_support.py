@@ -169,6 +169,7 @@ def case_status(**overrides: Any) -> CaseStatus:
         "outcome": None,
         "updated_at": datetime(2026, 3, 10, 7, 30, tzinfo=UTC),
         "public_note": "Documents requested from the district.",
+        "anonymous": True,
         "unread_staff_messages": (),
     }
     values.update(overrides)

@@ -195,12 +195,14 @@ def test_malformed_postbacks_never_crash(data: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "step", ["language", "category", "district", "description", "evidence", "review"]
+    "step", ["intro", "category", "district", "description", "evidence", "review"]
 )
 def test_cancel_leaves_the_form_at_any_step(step: str) -> None:
     reporter = _at_step(step)
     lang = (reporter.state or {})["lang"]
-    result = reporter.text("cancel")
+    reporter.text("cancel")
+    assert reporter.mode == "form", "asked first"
+    result = reporter.tap("s=cx&v=drop")
     assert reporter.mode == "idle"
     assert t(lang, "cancel.form") in texts_of(result.replies)
 
@@ -208,13 +210,16 @@ def test_cancel_leaves_the_form_at_any_step(step: str) -> None:
 def test_cancel_after_media_discards_the_draft_attachments() -> None:
     reporter = _at_step("witnesses")
     draft_id = (reporter.state or {})["draft_id"]
-    result = reporter.text("ยกเลิก")
+    assert reporter.text("ยกเลิก").effects == []  # asked first: nothing deleted yet
+    result = reporter.tap("s=cx&v=drop")
     assert result.effects == [DiscardDraft(draft_id)]
 
 
 def test_cancel_before_any_media_has_nothing_to_discard() -> None:
     reporter = _at_step("category")
-    result = reporter.tap("s=cmd&v=cancel")
+    reporter.tap("s=cmd&v=cancel")
+    result = reporter.tap("s=cx&v=drop")
+    assert reporter.mode == "idle"
     assert result.effects == []
 
 
@@ -293,7 +298,8 @@ def test_choosing_english_while_idle_switches_the_language() -> None:
         Incoming("follow"),
     ],
 )
-@pytest.mark.parametrize("step", [s.id for s in STEPS if s.id not in ("reporter_name",)])
+# "language" is no longer asked (the starting word and the intro's switch set it).
+@pytest.mark.parametrize("step", [s.id for s in STEPS if s.id not in ("reporter_name", "language")])
 def test_no_event_at_any_step_raises(incoming: Incoming, step: str) -> None:
     reporter = Reporter()
     if step in ("reporter_contact", "reporter_relation"):

@@ -74,6 +74,8 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
         "KRASIP_DATA_KEYS",
         "KRASIP_LOOKUP_PEPPER",
         "KRASIP_IDENTITY_PUBLIC_KEY",
+        "KRASIP_AUDIT_KEY",
+        "KRASIP_AUDIT_SIGNING_KEY",
     ):
         assert name in message
     with pytest.raises(ConfigError):
@@ -91,6 +93,8 @@ def _production_env(tmp_path: Path, keys_folder: Path) -> dict[str, str]:
         "KRASIP_IDENTITY_PUBLIC_KEY_FILE": str(keys_folder / "identity_public.txt"),
         "KRASIP_DATA_KEYS_FILE": str(keys_folder / "data_keys.txt"),
         "KRASIP_LOOKUP_PEPPER_FILE": str(keys_folder / "lookup_pepper.txt"),
+        "KRASIP_AUDIT_KEY_FILE": str(keys_folder / "audit_key.txt"),
+        "KRASIP_AUDIT_SIGNING_KEY_FILE": str(keys_folder / "audit_signing_key.txt"),
     }
 
 
@@ -165,7 +169,8 @@ def test_custodian_opens_an_identity_and_the_opening_is_audited(tmp_path: Path) 
     assert opened.exit_code == 0, opened.output
     assert "Somchai Jaidee" in opened.output
 
-    db = Database(env["DATABASE_URL"])
+    audit_keys = load_settings(env).keys.audit_keys()  # type: ignore[union-attr]
+    db = Database(env["DATABASE_URL"], audit=audit_keys)
     with db.transaction() as session:
         entries = session.scalars(select(AuditEntry)).all()
         assert [(e.actor, e.action) for e in entries] == [("custodian-1", "identity.open")]
@@ -176,10 +181,10 @@ def test_custodian_opens_an_identity_and_the_opening_is_audited(tmp_path: Path) 
     assert verified.exit_code == 0 and "intact" in verified.output
 
 
-def test_a_changed_audit_entry_is_detected(tmp_path: Path) -> None:
+def test_a_changed_audit_entry_is_detected(tmp_path: Path, keys: Keys) -> None:
     url = f"sqlite:///{tmp_path / 'a.sqlite3'}"
     migrate.upgrade(url)
-    db = Database(url)
+    db = Database(url, audit=keys.material.audit_keys())
     now = datetime.now(UTC)
     with db.transaction() as session:
         for n in range(3):
@@ -188,7 +193,7 @@ def test_a_changed_audit_entry_is_detected(tmp_path: Path) -> None:
         session.execute(update(AuditEntry).where(AuditEntry.id == 2).values(actor="someone"))
     with db.transaction() as session:
         problems = repo.verify_audit(session)
-    assert problems == ["entry 2: its content was changed"]
+    assert problems == ["entry 2: its content was changed, or it was not written here"]
     with db.transaction() as session:
         session.execute(update(AuditEntry).where(AuditEntry.id == 2).values(actor="admin"))
         session.delete(session.get(AuditEntry, 2))

@@ -97,5 +97,7 @@ def test_cancel_leaves_the_form_and_discards_its_evidence(bot: Bot, chat: Chat) 
     chat.send_image(photo_with_gps())
     assert _count(bot, Attachment) == 1
     chat.say("ยกเลิก")
+    assert _count(bot, Attachment) == 1, "asked first: nothing deleted yet"
+    chat.choose("v=drop")
     assert _count(bot, Attachment) == 0
     assert _count(bot, Conversation) == 0

@@ -138,7 +138,7 @@ def test_a_group_is_registered_only_by_an_admins_code(bot: Bot, new_chat: Any, l
                 {
                     "type": "join",
                     "mode": "active",
-                    "timestamp": 0,
+                    "timestamp": int(bot.runtime.clock().timestamp() * 1000),
                     "webhookEventId": uuid.uuid4().hex,
                     "deliveryContext": {"isRedelivery": False},
                     "replyToken": uuid.uuid4().hex,
@@ -174,6 +174,7 @@ def test_reporter_messages_and_evidence_are_announced_without_their_content(
     officer.new_messages()
     reporter.say(filed.token)
     reporter.say("The inspector came back today asking for more")
+    reporter.choose("v=send")
     bot.settle()
     told = officer.new_messages()
     assert len(told) == 1

@@ -246,7 +246,6 @@ def test_a_failure_inside_the_bot_keeps_the_draft_and_says_try_again(
     from tests.conftest import texts_of
 
     chat.say("ร้องเรียน")
-    chat.choose("v=th")
     with bot.runtime.db.transaction() as session:
         before = session.scalar(select(Conversation.state_ct))
     real_handle = conversation.handle

@@ -2,14 +2,23 @@
 
 Security decisions, next to the code that enforces them:
 
-* every console request but the log-in pages needs a live session: idle and absolute
-  expiry are checked against the server clock on each request, and the account is
-  re-read so a disabled account is out at once;
+* every console request but the log-in pages needs a live session: the cookie holds a
+  random session id whose hash is a row in ``staff_session``; idle and absolute expiry
+  are checked against that row on each request, and the account is re-read. Log-out,
+  a password change, disabling the account and a TOTP reset delete every row of the
+  account, so a copied cookie stops working at once;
 * every state-changing request carries a CSRF token (Flask-WTF), checked here for this
-  blueprint only, so LINE's signed webhook ``/callback`` stays exempt;
+  blueprint only, so LINE's signed webhook ``/callback`` stays exempt; and its ``Origin``
+  (or, lacking one, its ``Referer``) must be this site. Flask-WTF's own https Referer
+  check is off: it needs a Referer, which privacy settings may strip, while browsers
+  always send ``Origin`` on a POST;
 * every console response carries a strict Content-Security-Policy (no inline script or
-  style at all), ``nosniff``, ``no-referrer``, ``frame-ancestors 'none'``; pages are never
+  style at all), ``nosniff``, ``Referrer-Policy: same-origin`` (other sites get no
+  referrer; our own forms keep theirs), ``frame-ancestors 'none'``; pages are never
   cached (they hold case content);
+* behind ``KRASIP_TRUSTED_PROXIES`` reverse proxies, the client address, scheme and host
+  are read from their ``X-Forwarded-*`` headers (ProxyFix), so the log-in throttle sees
+  each person's address; with 0 (the default) the headers are ignored;
 * in production the session cookie is ``__Host-krasip``, Secure, HttpOnly, SameSite=Lax,
   and every response carries HSTS.
 """
@@ -22,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -37,10 +47,12 @@ from flask import (
 from flask import session as cookie
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.console import texts
 from bot.runtime import Runtime
 from store import repo
+from store import staff as staff_store
 from store.models import StaffUser
 from store.staff import Throttle
 
@@ -76,11 +88,20 @@ def init_app(app: Flask) -> None:
     # webhook is authenticated by its signature and must not need a token.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    # Replaced by the Origin check in _guard (see the module docstring).
+    app.config["WTF_CSRF_SSL_STRICT"] = False
     # Flask already defines the cookie keys (SameSite None, Secure False), so setdefault
     # would never apply: set them. Development serves plain http, where Secure would lose
     # the cookie; production is https only and gets a __Host- name (no Domain, path /).
     settings = app.config.get("KRASIP_SETTINGS")
     production = not getattr(settings, "development", False)
+    proxies = int(getattr(settings, "trusted_proxies", 0) or 0)
+    if proxies > 0:
+        # Only the addresses the given number of proxies appended are believed; a client
+        # cannot pick its own address by sending X-Forwarded-For itself.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
+        )
     app.config.update(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
@@ -88,6 +109,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_DOMAIN=None,
     )
+    app.config["KRASIP_DEVICE_COOKIE"] = "__Host-krasip-device" if production else "krasip-device"
     if production:
         app.config["SESSION_COOKIE_NAME"] = "__Host-krasip"
         app.config["PREFERRED_URL_SCHEME"] = "https"
@@ -210,11 +232,53 @@ def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(f"console/{template}", **context), status
 
 
-def start_session(user: StaffUser, at: datetime) -> None:
+def start_session(session: Session, user: StaffUser, at: datetime) -> None:
+    lang_chosen = cookie.get("lang")
     cookie.clear()
-    cookie["uid"] = user.id
-    cookie["auth_at"] = at.timestamp()
-    cookie["seen_at"] = at.timestamp()
+    if lang_chosen:
+        cookie["lang"] = lang_chosen
+    cookie["sid"] = staff_store.start_session(session, user, at)
+    config = current_app.config
+    staff_store.prune_sessions(
+        session, at, config["KRASIP_CONSOLE_IDLE"], config["KRASIP_CONSOLE_ABSOLUTE"]
+    )
+
+
+def signed_in(session: Session) -> staff_store.SessionCheck:
+    """The account of this request's session cookie (expired and ended ones give none)."""
+    token = cookie.get("sid")
+    if not isinstance(token, str):
+        return staff_store.SessionCheck(None)
+    config = current_app.config
+    return staff_store.check_session(
+        session,
+        token,
+        now=now(),
+        idle=config["KRASIP_CONSOLE_IDLE"],
+        absolute=config["KRASIP_CONSOLE_ABSOLUTE"],
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def same_origin_request() -> bool:
+    """A state-changing request must come from a page of this site."""
+    ours = {f"{request.scheme}://{request.host}".lower()}
+    settings = current_app.config.get("KRASIP_SETTINGS")
+    public_url = getattr(settings, "public_url", "")
+    if public_url:
+        ours.add(_origin(public_url))
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin.lower() in ours  # "null" (a sandboxed or stripped origin) is refused
+    if request.referrer:
+        return _origin(request.referrer) in ours
+    # Neither header: not a current browser. Over https (production) refuse; development
+    # over plain http relies on the CSRF token alone.
+    return not request.is_secure
 
 
 # --- hooks ---------------------------------------------------------------------------
@@ -224,28 +288,20 @@ def start_session(user: StaffUser, at: datetime) -> None:
 def _guard() -> Any:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
+        if not same_origin_request():
+            return _csrf_error(CSRFError("The request did not come from this site."))
     if request.endpoint in OPEN_ENDPOINTS:
         return None
-    uid = cookie.get("uid")
-    if uid is None:
-        return redirect(url_for("console.login"))
-    at = now().timestamp()
-    idle = current_app.config["KRASIP_CONSOLE_IDLE"].total_seconds()
-    absolute = current_app.config["KRASIP_CONSOLE_ABSOLUTE"].total_seconds()
-    if (
-        at - float(cookie.get("seen_at", 0)) > idle
-        or at - float(cookie.get("auth_at", 0)) > absolute
-    ):
-        cookie.clear()
-        cookie["expired"] = True
+    if "sid" not in cookie:
         return redirect(url_for("console.login"))
     with transaction() as session:
-        user = session.get(StaffUser, int(uid))
-        if user is None or not user.active:
+        found = signed_in(session)
+        if found.user is None:
             cookie.clear()
+            if found.expired:
+                cookie["expired"] = True
             return redirect(url_for("console.login"))
-        g.staff = snapshot(user)
-    cookie["seen_at"] = at
+        g.staff = snapshot(found.user)
     return None
 
 
@@ -255,7 +311,7 @@ def _headers(response: Any) -> Any:
         "Content-Security-Policy", CSP
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
@@ -293,4 +349,11 @@ def _template_helpers() -> dict[str, Any]:
     }
 
 
-from bot.console import auth, cases, delivery, linking, reports  # noqa: E402, F401 - views register on bp
+from bot.console import (  # noqa: E402, F401 - views register on bp
+    accounts,
+    auth,
+    cases,
+    delivery,
+    linking,
+    reports,
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import abort, redirect, request, send_file, url_for
@@ -23,11 +23,13 @@ from bot.console import (
     runtime,
     texts,
     transaction,
+    wording,
 )
+from bot.console.slip import add_friend_qr
 from bot.notifications import Notifier
-from handlers import districts, tokens
-from handlers.deadlines import MILESTONES, THRESHOLDS, CaseEventView, open_deadlines
-from store import media, notices, repo, sanitize, staff
+from handlers import districts, redaction, tokens
+from handlers.deadlines import MILESTONES, Standing, standings
+from store import media, notices, register, repo, sanitize, staff
 from store.crypto import (
     CryptoError,
     IdentityPrivateKey,
@@ -44,7 +46,7 @@ MAX_TEXT = 8000
 INTAKE_CHANNELS = tuple(c for c in staff.CHANNELS if c != "line")
 # The order of the process (DOMAIN.md); a case may also be closed from any open step.
 PROCESS = ("received", "preliminary_review", "fact_finding", "under_consideration")
-DUE_SOON_DAYS = max(THRESHOLDS)  # the first LINE warning goes out this many days before
+MAX_PHRASES = 20
 
 log = logging.getLogger(__name__)
 
@@ -85,20 +87,56 @@ def index() -> Any:
 @bp.route("/cases")
 def case_list() -> Any:
     args = request.args
+    chosen = lang()
+    errors = []
+    days = {}
+    for name in ("from", "to"):
+        typed = (args.get(name) or "").strip()[:40]
+        days[name] = texts.read_date(typed) if typed else None
+        if typed and days[name] is None:
+            example = texts.t(chosen, "date.example")
+            errors.append(texts.t(chosen, "cases.bad_date", value=typed, example=example))
+
+    def start_of(day: date | None, shift: int = 0) -> datetime | None:
+        if day is None:
+            return None
+        return datetime.combine(day + timedelta(days=shift), time(0), tzinfo=staff.BANGKOK)
+
     flt = staff.CaseFilter(
         status=args.get("status") if args.get("status") in staff.STATUSES else None,
         category=args.get("category") if args.get("category") in staff.CATEGORIES else None,
         district_code=args.get("district") if args.get("district") in districts.BY_CODE else None,
         channel=args.get("channel") if args.get("channel") in staff.CHANNELS else None,
-        overdue=args.get("overdue") == "1",
         anonymous_bar=args.get("anon") if args.get("anon") in ("meets", "below") else None,
         number=(args.get("q") or "").strip()[:32] or None,
+        filed_from=start_of(days["from"]),
+        filed_before=start_of(days["to"], 1),  # "until the 5th" includes the 5th
     )
+    deadline = args.get("deadline") if args.get("deadline") in register.DEADLINE_STATES else None
+    text = (args.get("text") or "").strip()[:200]
+    unread_only = args.get("unread") == "1"
     sort = args.get("sort") if args.get("sort") in staff.SORTS else "filed_desc"
     at = now()
+    me = current().id
     with transaction() as session:
-        page = staff.list_cases(session, flt, now=at, sort=sort, cursor=args.get("after"), limit=50)
-        rows = [(c, staff.fact_finding_deadline(c, at)) for c in page.cases]
+        page = register.search(
+            session,
+            runtime().keys,
+            flt,
+            now=at,
+            zone=staff.BANGKOK,
+            text=text,
+            deadline=deadline,
+            unread_for=me if unread_only else None,
+            sort=sort,
+            cursor=args.get("after"),
+            limit=50,
+            budget=register.SCAN_BUDGET,
+        )
+        ids = [c.id for c in page.cases]
+        urgent = register.urgent_deadlines(session, ids, at, staff.BANGKOK)
+        unread = register.unread(session, me, ids)
+        rows = [(c, urgent[c.id], unread[c.id]) for c in page.cases]
     more = None
     if page.next_cursor:
         more = url_for("console.case_list", **{**args.to_dict(), "after": page.next_cursor})
@@ -109,17 +147,25 @@ def case_list() -> Any:
         )
     return render(
         "cases.html",
+        400 if errors else 200,
+        error=" ".join(errors) or None,
         rows=rows,
         flt=flt,
         sort=sort,
         more=more,
         first=first,
+        page=page,
         args=args,
+        days=days,
+        deadline_filter=deadline,
+        deadline_states=register.DEADLINE_STATES,
+        budget=register.SCAN_BUDGET,
         statuses=staff.STATUSES,
         categories=staff.CATEGORIES,
         channels=staff.CHANNELS,
         districts=districts.DISTRICTS,
         district_name=_district_name,
+        deadline_label=lambda kind: texts.deadline_label(chosen, kind),
         sorts=list(staff.SORTS),
     )
 
@@ -177,40 +223,22 @@ class OpenDeadline:
 
     kind: str
     label: str
-    due: datetime
-    state: str  # "ok", "soon" or "overdue"
-    days: int  # days left, or days overdue
+    standing: Standing
 
 
 def _open_deadlines(events: list[CaseEvent], at: datetime) -> list[OpenDeadline]:
-    """The case's open deadlines (seed 003 §6), soonest first, from its timeline."""
-    views = [
-        CaseEventView(e.at, "milestone", e.kind)
-        if e.kind in MILESTONES
-        else CaseEventView(e.at, e.kind, e.status)
-        for e in events
-    ]
+    """The case's open deadlines (seed 003 §6), soonest first, by the register's own rule."""
     chosen = lang()
-    today = at.astimezone(staff.BANGKOK).date()
-    found = []
-    for deadline in sorted(open_deadlines(views), key=lambda d: d.due_at):
-        due = deadline.due_at
-        # Counted in Bangkok calendar days, as staff count them.
-        days = (due.astimezone(staff.BANGKOK).date() - today).days
-        if at > due:
-            state, days = "overdue", max(1, -days)
-        else:
-            state = "soon" if days <= DUE_SOON_DAYS else "ok"
-        found.append(
-            OpenDeadline(
-                deadline.kind, texts.deadline_label(chosen, deadline.kind), due, state, days
-            )
-        )
-    return found
+    return [
+        OpenDeadline(s.deadline.kind, texts.deadline_label(chosen, s.deadline.kind), s)
+        for s in standings(register.event_views(events), at, staff.BANGKOK)
+    ]
 
 
 def _detail_context(session: Session, case: Case) -> dict[str, Any]:
     keys = runtime().keys
+    me = current().id
+    seen_message, seen_attachment = register.last_seen(session, me, case.id)
     content = repo.case_content(session, keys, case.id)
     events = list(
         session.scalars(
@@ -218,7 +246,13 @@ def _detail_context(session: Session, case: Case) -> dict[str, Any]:
         )
     )
     thread = [
-        (m.direction, m.created_at, repo.message_text(keys, case, m), m.read_at)
+        (
+            m.direction,
+            m.created_at,
+            repo.message_text(keys, case, m),
+            m.read_at,
+            m.direction == "reporter" and m.id > seen_message,
+        )
         for m in session.scalars(
             select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.id)
         )
@@ -228,7 +262,13 @@ def _detail_context(session: Session, case: Case) -> dict[str, Any]:
         session.scalars(
             select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
         ),
+        seen_attachment,
     )
+    # Shown now: this staff member's unread markers for the case are cleared.
+    register.mark_read(session, me, case.id)
+    names = wording.display_names(session)
+    chosen = lang()
+    open_deadlines = _open_deadlines(events, now())
     return {
         "case": case,
         "content": _content_rows(content),
@@ -237,8 +277,8 @@ def _detail_context(session: Session, case: Case) -> dict[str, Any]:
         "attachments": attachments,
         "notes": staff.notes(session, keys, case.id),
         "public_note": repo.public_note(keys, case),
-        "deadline": staff.fact_finding_deadline(case, now()),
-        "open_deadlines": _open_deadlines(events, now()),
+        "urgent": open_deadlines[0].standing if open_deadlines else None,
+        "open_deadlines": open_deadlines,
         "milestones": MILESTONES,
         "today": _today(),
         "next_statuses": next_statuses(case.status),
@@ -247,6 +287,9 @@ def _detail_context(session: Session, case: Case) -> dict[str, Any]:
         "identity_legacy": case.identity_sealed is not None
         and not is_bound_identity(case.identity_sealed),
         "district_name": _district_name,
+        "who": lambda actor: wording.actor_name(chosen, actor, names),
+        "deadline_label": lambda kind: texts.deadline_label(chosen, kind),
+        "input_day": lambda day: texts.input_date(chosen, day),
     }
 
 
@@ -281,13 +324,16 @@ class Evidence:
     content_type: str
     size: int | None
     sha256: str | None
+    kind_name: str  # "รูปภาพ"
+    size_name: str  # "9.5 KB"
+    new: bool  # sent after filing, not yet seen by this staff member
     removed: list[str]  # what cleaning removed, in the viewer's language
     reason: str  # why it is held back or could not be kept
     file_name: str | None  # the sender's name for it: custodian only, it may identify
     can_release: bool
 
 
-def _evidence(keys: Any, rows: Any) -> list[Evidence]:
+def _evidence(keys: Any, rows: Any, seen: int = 0) -> list[Evidence]:
     chosen, role = lang(), current().role
     items = []
     for row in rows:
@@ -309,6 +355,9 @@ def _evidence(keys: Any, rows: Any) -> list[Evidence]:
                 content_type=content_type,
                 size=row.size,
                 sha256=row.sha256,
+                kind_name=wording.file_kind(chosen, content_type),
+                size_name=wording.human_size(chosen, row.size),
+                new=row.after_filing and row.id > seen,
                 removed=[texts.removed_label(chosen, c) for c in codes],
                 reason=texts.evidence_reason(chosen, row.held_back or row.error or ""),
                 file_name=media.file_name(keys, row) if role == "custodian" else None,
@@ -431,10 +480,7 @@ def record_milestone(case_id: int) -> Any:
     """Record a step of the process (seed 003 §6) that starts or meets a deadline."""
     chosen = lang()
     name = request.form.get("milestone") or ""
-    try:
-        day = date.fromisoformat(request.form.get("date") or "")
-    except ValueError:
-        day = None
+    day = texts.read_date((request.form.get("date") or "")[:40])
     with transaction() as session:
         filed_at = _case_or_404(session, case_id).filed_at
     filed_on = filed_at.astimezone(staff.BANGKOK).date()
@@ -481,22 +527,79 @@ def add_note(case_id: int) -> Any:
     return redirect(url_for("console.case_detail", case_id=case_id, _anchor="notes"))
 
 
+# Never offered for masking: the category is a code, and witnesses are withheld whole.
+NOT_MASKABLE = frozenset({"category"}) | texts.REDACTED_KEYS
+
+
 @bp.route("/cases/<int:case_id>/redacted")
 def redacted_copy(case_id: int) -> Any:
-    """Seed 003 §8.1.2: the copy that may leave the centre, complainant masked."""
+    """Seed 003 §8.1.2: before a copy leaves the centre, staff check the passages that may
+    identify the reporter (seed 003 §8.2.1) and choose what to mask."""
     with transaction() as session:
         case = _case_or_404(session, case_id)
         audit(session, "case.redacted_copy", case_id=case.id)
         content = repo.case_content(session, runtime().keys, case.id)
-        count = len([a for a in case.attachments if a.blob_ct is not None])
+    found = redaction.passages(content, skip=NOT_MASKABLE)
+    return render(
+        "redact.html",
+        case=case,
+        flagged=[p for p in found if p.flagged],
+        others=[p for p in found if not p.flagged],
+        field_name=lambda key: texts.field_label(lang(), key),
+    )
+
+
+@bp.route("/cases/<int:case_id>/redacted", methods=["POST"])
+def redacted_print(case_id: int) -> Any:
+    """The printable copy with the chosen passages and typed phrases masked. The audit log
+    records who masked which passages (by place, never their text) and how many phrases."""
+    chosen = lang()
+    picked = request.form.getlist("mask")
+    phrases = [p.strip()[:200] for p in _form_text("phrases", 4000).splitlines() if p.strip()]
+    phrases = phrases[:MAX_PHRASES]
+    with transaction() as session:
+        case = _case_or_404(session, case_id)
+        content = repo.case_content(session, runtime().keys, case.id)
+    known = {p.id for p in redaction.passages(content, skip=NOT_MASKABLE)}
+    if not set(picked) <= known:
+        return redirect(url_for("console.redacted_copy", case_id=case_id))
+    masked, count = redaction.mask(
+        content,
+        picked,
+        phrases,
+        texts.t(chosen, "redact.marker"),
+        skip=NOT_MASKABLE,
+    )
+    places = ", ".join(sorted(set(picked), key=_passage_order)) or "none"
+    printed = now()
+    with transaction() as session:
+        case = _case_or_404(session, case_id)
+        entry = repo.audit(
+            session,
+            actor=current().actor,
+            action="case.redacted_print",
+            now=printed,
+            case_id=case.id,
+            detail=f"masked {places}; typed phrases {len(phrases)}; places masked {count}",
+        )
+        count_files = len([a for a in case.attachments if a.blob_ct is not None])
+        entry_id = entry.id
     return render(
         "redacted.html",
         case=case,
-        content=_content_rows(content, redacted=True),
-        attachment_count=count,
+        content=_content_rows(masked, redacted=True),
+        attachment_count=count_files,
         district_name=_district_name,
-        printed=now(),
+        printed=printed,
+        masked_count=count,
+        masked_by=current().display_name,
+        entry_id=entry_id,
     )
+
+
+def _passage_order(passage_id: str) -> tuple[str, int]:
+    path, _, index = passage_id.rpartition("#")
+    return path, int(index) if index.isdigit() else 0
 
 
 # --- sealed identity -----------------------------------------------------------------
@@ -578,6 +681,7 @@ def intake() -> Any:
         "categories": staff.CATEGORIES,
         "districts": districts.DISTRICTS,
         "today": now().astimezone(staff.BANGKOK).date(),
+        "input_day": lambda day: texts.input_date(lang(), day),
     }
     if request.method == "GET":
         return render("intake.html", form={}, **context)
@@ -586,9 +690,9 @@ def intake() -> Any:
     errors = _intake_errors(form)
     if errors:
         return render("intake.html", 400, form=form, errors=errors, **context)
-    received = datetime.combine(
-        datetime.strptime(form["received"], "%Y-%m-%d").date(), time(9), tzinfo=staff.BANGKOK
-    )
+    received_on = texts.read_date(form["received"])
+    assert received_on is not None  # checked by _intake_errors
+    received = datetime.combine(received_on, time(9), tzinfo=staff.BANGKOK)
     anonymous = form.get("mode") != "confidential"
     district = form.get("district") or None
     content: dict[str, Any] = {
@@ -634,13 +738,18 @@ def intake() -> Any:
         audit(session, "case.intake", case_id=created.case_id, detail=f"channel {form['channel']}")
     # The token is shown in this response only (the slip), never stored in clear or logged.
     reporter_lang = form.get("reporter_lang") or chosen
+    settings = runtime().settings
     return render(
         "slip.html",
         number=created.number,
         token=token,
         case_id=created.case_id,
         reporter_lang=reporter_lang,
-        slip_t=lambda key: texts.t(reporter_lang, key),
+        slip_t=lambda key, **kw: texts.t(reporter_lang, key, **kw),
+        line_id=settings.line_id,
+        add_friend_url=settings.add_friend_url,
+        add_friend_qr=add_friend_qr(settings.add_friend_url),
+        contact_website=settings.contact_website,
     )
 
 
@@ -653,11 +762,8 @@ def _intake_errors(form: dict[str, str]) -> list[str]:
         errors.append(texts.t(chosen, "intake.err.category"))
     if form.get("district") and form["district"] not in districts.BY_CODE:
         errors.append(texts.t(chosen, "intake.err.district"))
-    try:
-        received = datetime.strptime(form.get("received", ""), "%Y-%m-%d").date()
-        if received > now().astimezone(staff.BANGKOK).date():
-            errors.append(texts.t(chosen, "intake.err.received"))
-    except ValueError:
+    received = texts.read_date(form.get("received", ""))
+    if received is None or received > now().astimezone(staff.BANGKOK).date():
         errors.append(texts.t(chosen, "intake.err.received"))
     if not form.get("description"):
         errors.append(texts.t(chosen, "intake.err.description"))

@@ -44,6 +44,10 @@ def _page(status: int = 200, **context: Any) -> Any:
     def state_name(state: str) -> str:
         return texts.t(chosen, f"outbox.state.{state}") if state in STATES else state
 
+    def code_name(kind: str, code: str) -> str:
+        # Thai words for the row's kind and purpose; the code itself stays in <details>.
+        return texts.CATALOGUES.get(chosen, texts.TH).get(f"outbox.{kind}.{code}", code)
+
     return render(
         "outbox.html",
         status,
@@ -51,6 +55,7 @@ def _page(status: int = 200, **context: Any) -> Any:
         states=states,
         rows=rows,
         state_name=state_name,
+        code_name=code_name,
         **context,
     )
 

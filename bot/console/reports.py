@@ -7,9 +7,23 @@ import io
 from typing import Any
 
 from flask import Response, request
+from sqlalchemy import select
 
-from bot.console import audit, bp, lang, now, render, require_role, texts, transaction
+from bot import checkpoints
+from bot.console import (
+    audit,
+    bp,
+    lang,
+    now,
+    render,
+    require_role,
+    runtime,
+    texts,
+    transaction,
+    wording,
+)
 from store import repo, staff
+from store.models import Case
 
 
 def _month() -> tuple[int, int]:
@@ -73,15 +87,29 @@ def statistics_csv() -> Any:
 @require_role("admin", audit_action="admin.denied")
 def audit_log() -> Any:
     with transaction() as session:
-        problems = repo.verify_audit(session)
+        problems = repo.verify_audit(session, checkpoints.from_log(runtime()))
         entries = staff.audit_entries(session, limit=500)
+        names = wording.display_names(session)
+        numbers = dict(
+            session.execute(
+                select(Case.id, Case.number).where(
+                    Case.id.in_({e.case_id for e in entries if e.case_id})
+                )
+            ).all()
+        )
         audit(session, "audit.view", detail="intact" if not problems else "problems found")
-    return render("audit.html", problems=problems, entries=entries)
-
-
-@bp.route("/admin/users")
-@require_role("admin", audit_action="admin.denied")
-def users() -> Any:
-    with transaction() as session:
-        accounts = staff.list_users(session)
-    return render("users.html", accounts=accounts)
+    chosen = lang()
+    lines = [
+        wording.AuditLine(
+            id=e.id,
+            at=e.at,
+            who=wording.actor_name(chosen, e.actor, names),
+            what=wording.describe(chosen, e.action, e.detail),
+            action=e.action,
+            detail=e.detail,
+            case_id=e.case_id,
+            actor=e.actor,
+        )
+        for e in entries
+    ]
+    return render("audit.html", problems=problems, entries=lines, numbers=numbers)

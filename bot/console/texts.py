@@ -6,6 +6,7 @@ Status, outcome and category names come from the reporter's catalogue
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ TH: dict[str, str] = {
     "nav.line": "เชื่อมบัญชี LINE",
     "nav.outbox": "คิวส่งข้อความ",
     "nav.logout": "ออกจากระบบ",
+    "nav.password": "เปลี่ยนรหัสผ่าน",
     "role.staff": "เจ้าหน้าที่",
     "role.admin": "ผู้ดูแลระบบ",
     "role.custodian": "ผู้ถือกุญแจ",
@@ -44,8 +46,8 @@ TH: dict[str, str] = {
     "login.password": "รหัสผ่าน",
     "login.submit": "เข้าสู่ระบบ",
     "login.failed": "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง",
-    "login.locked": ("มีการเข้าสู่ระบบผิดหลายครั้ง บัญชีหรือเครื่องนี้ถูกระงับชั่วคราว กรุณารอ 15 นาที"),
     "login.expired": "หมดเวลาการใช้งาน กรุณาเข้าสู่ระบบอีกครั้ง",
+    "login.wait": "มีการเข้าสู่ระบบผิดหลายครั้ง กรุณารอ {seconds} วินาทีแล้วลองอีกครั้ง",
     "totp.title": "ยืนยันตัวตนสองขั้นตอน",
     "totp.explain": "กรอกรหัส 6 หลักจากแอปยืนยันตัวตนในโทรศัพท์ของคุณ",
     "totp.code": "รหัส 6 หลัก",
@@ -57,7 +59,7 @@ TH: dict[str, str] = {
     "enrol.manual": "หรือพิมพ์รหัสลับนี้ในแอป:",
     "enrol.submit": "ยืนยันและเข้าสู่ระบบ",
     "cases.title": "ทะเบียนเรื่องร้องเรียน",
-    "cases.search": "ค้นหาเลขที่เรื่อง",
+    "cases.search": "เลขที่เรื่อง",
     "cases.status": "สถานะ",
     "cases.category": "ประเภท",
     "cases.district": "เขต",
@@ -84,13 +86,135 @@ TH: dict[str, str] = {
     "anon.below_long": "ไม่ระบุชื่อ — ยังไม่ระบุหลักฐานและพยาน (ไม่เข้าเกณฑ์ข้อ 8.1.1)",
     "anon.confidential": "ระบุตัวตน (ปิดผนึก)",
     "deadline.ok": "เหลือ {days} วัน",
-    "deadline.soon": "ใกล้ครบ: เหลือ {days} วัน",
+    "deadline.soon": "ใกล้ครบกำหนด: เหลือ {days} วัน",
+    "deadline.today": "ครบกำหนดวันนี้",
     "deadline.overdue": "เกินกำหนด {days} วัน",
-    "deadline.met": "ตั้งคณะอนุฯ แล้ว",
-    "deadline.long.ok": "ต้องตั้งคณะอนุกรรมการสืบข้อเท็จจริงภายใน {due}",
-    "deadline.long.soon": "ใกล้ครบกำหนดตั้งคณะอนุกรรมการสืบข้อเท็จจริง ({due})",
-    "deadline.long.overdue": "เกินกำหนดตั้งคณะอนุกรรมการสืบข้อเท็จจริง ({due})",
-    "deadline.long.met": "ผ่านขั้นตรวจสอบเบื้องต้นแล้ว",
+    "deadline.none": "ไม่มีกำหนดค้าง",
+    "deadline.due_on": "ครบกำหนด {due}",
+    "deadline.filter.overdue": "เกินกำหนด",
+    "deadline.filter.soon": "ใกล้ครบกำหนด (ภายใน 7 วัน)",
+    "deadline.filter.ok": "ยังอยู่ในกำหนด",
+    "deadline.filter.none": "ไม่มีกำหนดค้าง",
+    "cases.text": "ค้นข้อความในเรื่อง",
+    "cases.text_placeholder": "เช่น ชื่อเจ้าหน้าที่ สถานที่ คำที่ผู้แจ้งใช้",
+    "cases.text_help": (
+        "ค้นในข้อมูลที่ผู้แจ้งกรอกและหมายเหตุถึงผู้แจ้ง ระบบถอดรหัสขณะค้นเท่านั้น ไม่ทำดัชนีข้อความ "
+        "จึงค้นครั้งละไม่เกิน {budget} เรื่อง เรียงตามลำดับที่เลือก ใช้ตัวกรองอื่นร่วมด้วยเพื่อให้แคบลง"
+    ),
+    "cases.scanned": "ค้นข้อความใน {scanned} เรื่อง พบ {found} เรื่องในหน้านี้",
+    "cases.partial": ("ค้นครบ {scanned} เรื่องแล้วแต่ยังไม่สุดทะเบียน ผลด้านบนมาจากเรื่องที่ค้นแล้วเท่านั้น"),
+    "cases.continue": "ค้นต่อในเรื่องที่เก่ากว่า »",
+    "cases.from": "รับเรื่องตั้งแต่วันที่",
+    "cases.to": "ถึงวันที่",
+    "cases.date_hint": "วัน/เดือน/ปี พ.ศ. เช่น {example}",
+    "cases.bad_date": "อ่านวันที่ “{value}” ไม่ได้ กรุณาพิมพ์ วัน/เดือน/ปี พ.ศ. เช่น {example}",
+    "cases.date_read_as": "อ่านเป็น {day}",
+    "cases.unread_only": "เฉพาะเรื่องที่มีข้อความหรือหลักฐานใหม่ที่ฉันยังไม่ได้อ่าน",
+    "cases.more_filters": "ค้นหาเพิ่มเติม",
+    "unread.messages": "ข้อความใหม่จากผู้แจ้ง",
+    "unread.evidence": "หลักฐานใหม่",
+    "unread.new": "ใหม่",
+    "date.example": "5/3/2569",
+    "actor.system": "ระบบ",
+    "actor.cli": "ผู้ดูแลระบบ (คำสั่งบนเซิร์ฟเวอร์)",
+    "size.bytes": "{n} ไบต์",
+    "kind.image": "รูปภาพ",
+    "kind.video": "วิดีโอ",
+    "kind.audio": "เสียง",
+    "kind.pdf": "เอกสาร PDF",
+    "kind.document": "เอกสาร",
+    "kind.file": "ไฟล์",
+    "evidence.details": "รายละเอียดทางเทคนิค",
+    "evidence.mime": "ชนิดไฟล์ (MIME)",
+    "evidence.bytes": "ขนาด (ไบต์)",
+    "evidence.sha256": "ลายนิ้วมือ SHA-256",
+    "evidence.pending": "กำลังดึงไฟล์จาก LINE และลบข้อมูลแฝง",
+    "audit.codes": "รหัส",
+    "audit.with_note": " พร้อมหมายเหตุถึงผู้แจ้ง",
+    "audit.milestone_on": "{step} เมื่อ {day}",
+    "audit.reason": "เหตุผล: {reason}",
+    "audit.view_intact": "ห่วงโซ่ครบถ้วน",
+    "audit.view_problems": "พบปัญหาในห่วงโซ่",
+    "audit.action.login": "เข้าสู่ระบบ",
+    "audit.action.login.failed": "เข้าสู่ระบบไม่สำเร็จ",
+    "audit.action.login.locked": "ถูกระงับการเข้าสู่ระบบชั่วคราว",
+    "audit.action.logout": "ออกจากระบบ",
+    "audit.action.totp.enrolled": "ตั้งค่าการยืนยันสองขั้นตอน",
+    "audit.action.case.view": "เปิดดูเรื่อง",
+    "audit.action.case.status": "เปลี่ยนสถานะเป็น",
+    "audit.action.case.milestone": "บันทึกขั้นตอน",
+    "audit.action.case.message": "ส่งข้อความถึงผู้แจ้ง",
+    "audit.action.case.note": "เพิ่มบันทึกภายใน",
+    "audit.action.case.intake": "รับเรื่องจากช่องทาง",
+    "audit.action.case.redacted_copy": "เปิดหน้าเตรียมสำเนาปกปิดชื่อ",
+    "audit.action.case.redacted_print": "สร้างสำเนาปกปิดชื่อสำหรับพิมพ์",
+    "audit.action.attachment.view": "เปิดดูไฟล์หลักฐาน",
+    "audit.action.attachment.denied": "ถูกปฏิเสธการเปิดไฟล์หลักฐานที่ถูกกันไว้",
+    "audit.action.attachment.release": "อนุญาตให้ดาวน์โหลดไฟล์ที่ถูกกันไว้",
+    "audit.action.attachment.release_denied": "ถูกปฏิเสธการอนุญาตไฟล์ (ไม่ใช่ผู้ถือกุญแจ)",
+    "audit.action.identity.open": "เปิดดูตัวตนผู้ร้องเรียน",
+    "audit.action.identity.open_refused": "ระบบไม่เปิดตัวตน (ข้อมูลไม่ตรงกับเรื่อง)",
+    "audit.action.identity.open_failed": "เปิดตัวตนไม่สำเร็จ (กุญแจหรือรหัสผ่านไม่ถูกต้อง)",
+    "audit.action.identity.denied": "ถูกปฏิเสธการเปิดตัวตน (ไม่ใช่ผู้ถือกุญแจ)",
+    "audit.action.identity.rebind": "ปิดผนึกตัวตนใหม่ให้ผูกกับเลขเรื่อง",
+    "audit.action.admin.denied": "ถูกปฏิเสธการเข้าหน้าผู้ดูแลระบบ",
+    "audit.action.audit.view": "เปิดดูบันทึกการตรวจสอบ",
+    "audit.action.statistics.export": "ดาวน์โหลดสถิติ (CSV)",
+    "audit.action.outbox.retry": "ส่งข้อความ LINE ที่ค้างอีกครั้ง",
+    "audit.action.notify.code_issued": "ออกรหัสเชื่อมบัญชี LINE",
+    "audit.action.notify.denied": "ถูกปฏิเสธการออกรหัสกลุ่ม LINE",
+    "audit.action.notify.line_linked": "เชื่อมบัญชี LINE",
+    "audit.action.notify.group_registered": "ลงทะเบียนกลุ่ม LINE",
+    "audit.action.staff.add": "เพิ่มบัญชีผู้ใช้",
+    "audit.action.staff.disable": "ระงับบัญชีผู้ใช้",
+    "audit.action.staff.totp_reset": "รีเซ็ตการยืนยันสองขั้นตอนของบัญชี",
+    "audit.action.staff.password": "เปลี่ยนรหัสผ่าน",
+    "audit.action.staff.password_failed": "เปลี่ยนรหัสผ่านไม่สำเร็จ (รหัสผ่านเดิมผิด)",
+    "redact.title": "เตรียมสำเนาปกปิดชื่อผู้ร้องเรียน",
+    "redact.help": (
+        "ก่อนพิมพ์ ตรวจข้อความที่อาจทำให้รู้ว่าผู้แจ้งเป็นใคร ระบบติ๊กข้อความที่น่าจะระบุตัวไว้ให้แล้ว "
+        "เอาติ๊กออกหากข้อความนั้นเปิดเผยได้ ติ๊กเพิ่มหรือพิมพ์คำที่ต้องการปิดเอง "
+        "สำเนาที่พิมพ์จะบันทึกว่าใครปิดข้อความใดไว้"
+    ),
+    "redact.flagged": "ข้อความที่อาจระบุตัวผู้แจ้ง",
+    "redact.none_flagged": "ระบบไม่พบข้อความที่น่าจะระบุตัวผู้แจ้ง โปรดตรวจข้อความทั้งหมดด้านล่างอีกครั้ง",
+    "redact.others": "ข้อความอื่นทั้งหมด (ติ๊กเพื่อปิดเพิ่ม)",
+    "redact.phrases": "คำหรือข้อความอื่นที่ต้องการปิด (บรรทัดละหนึ่งรายการ)",
+    "redact.phrases_help": "ทุกจุดที่พบคำนี้ในสำเนาจะถูกปิด เช่น ชื่อร้าน ชื่อเล่น",
+    "redact.submit": "ปิดข้อความที่เลือกและสร้างสำเนาสำหรับพิมพ์",
+    "redact.reason.first_person": "เล่าในนามตัวเอง",
+    "redact.reason.workplace": "สถานที่ทำงานหรือค้าขาย",
+    "redact.reason.contact": "เบอร์โทรหรือช่องทางติดต่อ",
+    "redact.reason.relative": "กล่าวถึงญาติหรือคนในครอบครัว",
+    "redact.marker": "█████ (ปิดบัง)",
+    "redact.bad_choice": "รายการที่เลือกไม่ตรงกับข้อความของเรื่องนี้ กรุณาเลือกใหม่",
+    "redacted.masked_by": (
+        "ปิดบังข้อความ {count} จุด โดย {name} เมื่อ {when} (บันทึกการตรวจสอบเลขที่ {entry})"
+    ),
+    "redacted.masked_none": (
+        "ไม่ได้ปิดบังข้อความเพิ่ม ตรวจโดย {name} เมื่อ {when} (บันทึกการตรวจสอบเลขที่ {entry})"
+    ),
+    "redacted.print": "พิมพ์สำเนานี้",
+    "redacted.back": "กลับไปแก้รายการที่ปิด",
+    "users.totp_on": "ใช้อยู่",
+    "users.totp_off": "ยังไม่ได้ตั้ง",
+    "users.active_on": "ใช้งานได้",
+    "users.active_off": "ถูกระงับ",
+    "outbox.kind.reply": "ตอบกลับในแชต",
+    "outbox.kind.push": "ส่งถึงผู้รับ",
+    "outbox.kind.multicast": "ส่งถึงหลายคน",
+    "outbox.details": "รหัสทางเทคนิค",
+    "outbox.purpose.reply": "ตอบผู้ใช้ในแชต",
+    "outbox.purpose.receipt": "ใบรับเรื่องถึงผู้แจ้ง",
+    "outbox.purpose.update": "แจ้งผู้แจ้งว่ามีความคืบหน้า",
+    "outbox.purpose.staff.digest": "สรุปรายวันถึงเจ้าหน้าที่",
+    "outbox.purpose.staff.new_case": "แจ้งเจ้าหน้าที่: เรื่องใหม่",
+    "outbox.purpose.staff.reporter_message": "แจ้งเจ้าหน้าที่: ข้อความใหม่จากผู้แจ้ง",
+    "outbox.purpose.staff.reporter_evidence": "แจ้งเจ้าหน้าที่: หลักฐานใหม่",
+    "outbox.purpose.staff.identity_opened": "แจ้งผู้ดูแล: มีการเปิดดูตัวตน",
+    "outbox.purpose.staff.audit_checkpoint": "แจ้งผู้ดูแล: จุดตรวจบันทึกการตรวจสอบ",
+    "outbox.purpose.staff.audit_broken": "แจ้งผู้ดูแล: บันทึกการตรวจสอบถูกแก้ไข",
+    "outbox.purpose.staff.deadline": "เตือนเจ้าหน้าที่: กำหนดเวลา",
     "case.title": "เรื่อง",
     "case.redacted_link": "สำเนาปกปิดชื่อผู้ร้องเรียน (พิมพ์ได้)",
     "case.updates": "แจ้งความคืบหน้าทาง LINE",
@@ -291,6 +415,11 @@ TH: dict[str, str] = {
     "slip.number": "เลขที่เรื่อง",
     "slip.token_label": "รหัสติดตามของท่าน (เก็บไว้เป็นความลับ):",
     "slip.how": "ติดตามความคืบหน้าได้โดยเพิ่มเพื่อน LINE กระซิบ แล้วส่งรหัสนี้ในแชต",
+    "slip.line_id": "LINE ID: {line_id}",
+    "slip.scan": "สแกน QR นี้ด้วยกล้องหรือแอป LINE เพื่อเพิ่มเพื่อน หรือค้นหา LINE ID ข้างบน",
+    "slip.search": 'ในแอป LINE กด "เพิ่มเพื่อน" แล้วค้นหาบัญชี "กระซิบ"',
+    "slip.no_line": ("ไม่ใช้ LINE? โทรสายด่วน กทม. 1555 แล้วแจ้งเลขที่เรื่องข้างบน (ไม่ต้องบอกรหัสติดตาม)"),
+    "slip.website": "หรือติดต่อผ่านเว็บไซต์ {website} โดยแจ้งเลขที่เรื่อง",
     "slip.to_case": "ไปยังเรื่อง",
     "slip.another": "รับเรื่องถัดไป",
     "stats.title": "สถิติเรื่องร้องเรียนรายเดือน",
@@ -316,7 +445,38 @@ TH: dict[str, str] = {
     "audit.action": "การกระทำ",
     "audit.detail": "รายละเอียด",
     "users.title": "ผู้ใช้งาน",
-    "users.help": "เพิ่มหรือระงับบัญชีด้วยคำสั่ง krasip staff",
+    "users.help": (
+        "เพิ่มบัญชี ระงับบัญชี และรีเซ็ตการยืนยันตัวตนสองขั้นตอนได้ที่หน้านี้ (หรือด้วยคำสั่ง krasip staff) "
+        "ทุกบัญชีต้องใช้รหัสจากแอปยืนยันตัวตน และทุกการเปลี่ยนแปลงถูกบันทึกไว้"
+    ),
+    "users.add_title": "เพิ่มบัญชีผู้ใช้",
+    "users.add": "เพิ่มบัญชี",
+    "users.added": (
+        "เพิ่มบัญชี {username} แล้ว กรุณาส่งรหัสผ่านชั่วคราวด้านล่างให้เจ้าของบัญชีทางช่องทางที่ปลอดภัย "
+        "เมื่อเข้าสู่ระบบครั้งแรกจะต้องตั้งค่าการยืนยันตัวตนสองขั้นตอน"
+    ),
+    "users.password_once": "รหัสผ่านชั่วคราว (แสดงเพียงครั้งเดียว)",
+    "users.add_failed": (
+        "เพิ่มบัญชีไม่ได้: ชื่อผู้ใช้นี้มีอยู่แล้ว หรือไม่ถูกต้อง (ใช้อักษรภาษาอังกฤษ ตัวเลข . - _ ไม่เกิน 64 ตัว)"
+    ),
+    "users.actions": "จัดการ",
+    "users.disable": "ระงับบัญชี",
+    "users.disabled": "ระงับบัญชี {username} แล้ว และบัญชีนี้ถูกออกจากระบบทุกเครื่อง",
+    "users.reset_totp": "รีเซ็ตการยืนยันสองขั้นตอน",
+    "users.totp_reset": (
+        "รีเซ็ตการยืนยันสองขั้นตอนของ {username} แล้ว บัญชีนี้ถูกออกจากระบบทุกเครื่อง "
+        "และต้องตั้งค่าใหม่เมื่อเข้าสู่ระบบครั้งถัดไป"
+    ),
+    "users.not_self": "ระงับบัญชีของตัวเองไม่ได้",
+    "password.title": "เปลี่ยนรหัสผ่าน",
+    "password.current": "รหัสผ่านปัจจุบัน",
+    "password.new": "รหัสผ่านใหม่ (อย่างน้อย 12 ตัวอักษร)",
+    "password.again": "รหัสผ่านใหม่อีกครั้ง",
+    "password.submit": "เปลี่ยนรหัสผ่าน",
+    "password.wrong": "รหัสผ่านปัจจุบันไม่ถูกต้อง",
+    "password.mismatch": "รหัสผ่านใหม่ทั้งสองช่องไม่ตรงกัน",
+    "password.short": "รหัสผ่านใหม่ต้องมีอย่างน้อย 12 ตัวอักษร",
+    "password.changed": "เปลี่ยนรหัสผ่านแล้ว ทุกเครื่องถูกออกจากระบบ กรุณาเข้าสู่ระบบด้วยรหัสผ่านใหม่",
     "users.name": "ชื่อ",
     "users.role": "บทบาท",
     "users.totp": "ยืนยันสองขั้นตอน",
@@ -356,7 +516,7 @@ TH: dict[str, str] = {
     "outbox.state.pending": "รอส่ง",
     "outbox.state.sending": "กำลังส่ง",
     "outbox.state.sent": "ส่งแล้ว",
-    "outbox.state.dead": "ส่งไม่สำเร็จ (dead)",
+    "outbox.state.dead": "ส่งไม่สำเร็จ รอให้ผู้ดูแลสั่งส่งอีกครั้ง",
     "outbox.count": "จำนวน",
     "outbox.latest": "รายการล่าสุด",
     "outbox.kind": "ชนิด",
@@ -385,6 +545,7 @@ EN: dict[str, str] = {
     "nav.line": "Link my LINE",
     "nav.outbox": "Outbox",
     "nav.logout": "Log out",
+    "nav.password": "Change password",
     "role.staff": "staff",
     "role.admin": "admin",
     "role.custodian": "custodian",
@@ -403,10 +564,8 @@ EN: dict[str, str] = {
     "login.password": "Password",
     "login.submit": "Log in",
     "login.failed": "Wrong username or password.",
-    "login.locked": (
-        "Too many failed log-ins: this account or address is locked for a while. Wait 15 minutes."
-    ),
     "login.expired": "Your session has expired. Please log in again.",
+    "login.wait": "Too many failed log-ins. Please wait {seconds} seconds and try again.",
     "totp.title": "Two-factor check",
     "totp.explain": "Enter the 6-digit code from the authenticator app on your phone.",
     "totp.code": "6-digit code",
@@ -449,12 +608,138 @@ EN: dict[str, str] = {
     "anon.confidential": "Named (sealed)",
     "deadline.ok": "{days} days left",
     "deadline.soon": "Due soon: {days} days left",
+    "deadline.today": "Due today",
     "deadline.overdue": "{days} days overdue",
-    "deadline.met": "Subcommittee appointed",
-    "deadline.long.ok": "A fact-finding subcommittee must be appointed by {due}",
-    "deadline.long.soon": "The fact-finding subcommittee is due soon ({due})",
-    "deadline.long.overdue": "The fact-finding subcommittee is overdue ({due})",
-    "deadline.long.met": "Past the preliminary review",
+    "deadline.none": "No open deadline",
+    "deadline.due_on": "due {due}",
+    "deadline.filter.overdue": "Overdue",
+    "deadline.filter.soon": "Due within 7 days",
+    "deadline.filter.ok": "Within the deadline",
+    "deadline.filter.none": "No open deadline",
+    "cases.text": "Search the text",
+    "cases.text_placeholder": "e.g. an official's name, a place, the reporter's words",
+    "cases.text_help": (
+        "Searches what the reporter wrote and the note to the reporter. The text is decrypted "
+        "only while searching and never indexed, so one search reads at most {budget} cases "
+        "in the chosen order; add other filters to narrow it."
+    ),
+    "cases.scanned": "Searched the text of {scanned} cases; {found} found on this page",
+    "cases.partial": (
+        "Searched {scanned} cases without reaching the end of the register: the results above "
+        "come from those cases only."
+    ),
+    "cases.continue": "Continue with older cases »",
+    "cases.from": "Received from",
+    "cases.to": "Received until",
+    "cases.date_hint": "day/month/year, e.g. {example}",
+    "cases.bad_date": "Could not read the date “{value}”: write day/month/year, e.g. {example}",
+    "cases.date_read_as": "read as {day}",
+    "cases.unread_only": "Only cases with messages or evidence I have not read",
+    "cases.more_filters": "More search options",
+    "unread.messages": "New message from the reporter",
+    "unread.evidence": "New evidence",
+    "unread.new": "new",
+    "date.example": "5/3/2026",
+    "actor.system": "the system",
+    "actor.cli": "an administrator (server command)",
+    "size.bytes": "{n} bytes",
+    "kind.image": "image",
+    "kind.video": "video",
+    "kind.audio": "audio",
+    "kind.pdf": "PDF document",
+    "kind.document": "document",
+    "kind.file": "file",
+    "evidence.details": "Technical details",
+    "evidence.mime": "File type (MIME)",
+    "evidence.bytes": "Size (bytes)",
+    "evidence.sha256": "SHA-256 fingerprint",
+    "evidence.pending": "Being fetched from LINE and cleaned",
+    "audit.codes": "Codes",
+    "audit.with_note": ", with a note to the reporter",
+    "audit.milestone_on": "{step} on {day}",
+    "audit.reason": "reason: {reason}",
+    "audit.view_intact": "chain intact",
+    "audit.view_problems": "problems found in the chain",
+    "audit.action.login": "Signed in",
+    "audit.action.login.failed": "Sign-in failed",
+    "audit.action.login.locked": "Sign-in locked for a while",
+    "audit.action.logout": "Signed out",
+    "audit.action.totp.enrolled": "Set up two-step verification",
+    "audit.action.case.view": "Opened the case",
+    "audit.action.case.status": "Changed the status to",
+    "audit.action.case.milestone": "Recorded a step",
+    "audit.action.case.message": "Sent a message to the reporter",
+    "audit.action.case.note": "Added an internal note",
+    "audit.action.case.intake": "Registered a case from",
+    "audit.action.case.redacted_copy": "Opened the masking checklist",
+    "audit.action.case.redacted_print": "Made a masked copy for printing",
+    "audit.action.attachment.view": "Opened an evidence file",
+    "audit.action.attachment.denied": "Refused a held-back evidence file",
+    "audit.action.attachment.release": "Released a held-back file to staff",
+    "audit.action.attachment.release_denied": "Refused to release a file (not a custodian)",
+    "audit.action.identity.open": "Opened the complainant's identity",
+    "audit.action.identity.open_refused": "Identity not opened (it does not belong to the case)",
+    "audit.action.identity.open_failed": "Identity not opened (wrong key or passphrase)",
+    "audit.action.identity.denied": "Refused to open an identity (not a custodian)",
+    "audit.action.identity.rebind": "Re-sealed an identity to its case number",
+    "audit.action.admin.denied": "Refused an administrator page",
+    "audit.action.audit.view": "Opened the audit log",
+    "audit.action.statistics.export": "Downloaded statistics (CSV)",
+    "audit.action.outbox.retry": "Retried an undelivered LINE message",
+    "audit.action.notify.code_issued": "Issued a LINE link code",
+    "audit.action.notify.denied": "Refused a LINE group code",
+    "audit.action.notify.line_linked": "Linked a LINE account",
+    "audit.action.notify.group_registered": "Registered a LINE group",
+    "audit.action.staff.add": "Added an account",
+    "audit.action.staff.disable": "Disabled an account",
+    "audit.action.staff.totp_reset": "Reset an account's two-step verification",
+    "audit.action.staff.password": "Changed a password",
+    "audit.action.staff.password_failed": "Password change failed (wrong current password)",
+    "redact.title": "Prepare a copy with the complainant masked",
+    "redact.help": (
+        "Before printing, check the passages that could tell who the reporter is. Passages "
+        "that look identifying are ticked already: untick one if it may stay, tick more, or "
+        "type words to mask. The printed copy records who masked what."
+    ),
+    "redact.flagged": "Passages that may identify the reporter",
+    "redact.none_flagged": (
+        "Nothing looked identifying to the checker: read all the passages below once more."
+    ),
+    "redact.others": "All other passages (tick to mask)",
+    "redact.phrases": "Other words to mask (one per line)",
+    "redact.phrases_help": "Every place they occur in the copy is masked, e.g. a shop's name.",
+    "redact.submit": "Mask the chosen passages and make the copy to print",
+    "redact.reason.first_person": "told in the first person",
+    "redact.reason.workplace": "a place of work or trade",
+    "redact.reason.contact": "a phone number or other contact",
+    "redact.reason.relative": "mentions a relative",
+    "redact.marker": "█████ (masked)",
+    "redact.bad_choice": "The choices do not match this case's text: choose again.",
+    "redacted.masked_by": ("{count} places masked by {name} on {when} (audit log entry {entry})"),
+    "redacted.masked_none": (
+        "Nothing more masked; checked by {name} on {when} (audit log entry {entry})"
+    ),
+    "redacted.print": "Print this copy",
+    "redacted.back": "Back to the checklist",
+    "users.totp_on": "in use",
+    "users.totp_off": "not set up",
+    "users.active_on": "active",
+    "users.active_off": "disabled",
+    "outbox.kind.reply": "reply in a chat",
+    "outbox.kind.push": "message to one recipient",
+    "outbox.kind.multicast": "message to several recipients",
+    "outbox.details": "Technical codes",
+    "outbox.purpose.reply": "reply in a chat",
+    "outbox.purpose.receipt": "receipt to the reporter",
+    "outbox.purpose.update": "reporter told there is news",
+    "outbox.purpose.staff.digest": "daily digest to staff",
+    "outbox.purpose.staff.new_case": "staff told: new case",
+    "outbox.purpose.staff.reporter_message": "staff told: new message from a reporter",
+    "outbox.purpose.staff.reporter_evidence": "staff told: new evidence",
+    "outbox.purpose.staff.identity_opened": "admins told: an identity was opened",
+    "outbox.purpose.staff.audit_checkpoint": "admins told: audit checkpoint",
+    "outbox.purpose.staff.audit_broken": "admins told: the audit log was changed",
+    "outbox.purpose.staff.deadline": "staff warned: deadline",
     "case.title": "Case",
     "case.redacted_link": "Redacted copy, complainant masked (printable)",
     "case.updates": "LINE update messages",
@@ -679,6 +964,16 @@ EN: dict[str, str] = {
     "slip.how": (
         "To follow your case, add Krasip as a friend on LINE and send this token in the chat."
     ),
+    "slip.line_id": "LINE ID: {line_id}",
+    "slip.scan": (
+        "Scan this QR code with the camera or the LINE app to add us, or search the LINE ID above"
+    ),
+    "slip.search": 'In the LINE app, tap "Add friends" and search for "Krasip"',
+    "slip.no_line": (
+        "No LINE? Call the BMA hotline 1555 and give the case number above "
+        "(never the tracking token)"
+    ),
+    "slip.website": "or write through the website {website}, giving the case number",
     "slip.to_case": "Open the case",
     "slip.another": "Register another",
     "stats.title": "Monthly complaint statistics",
@@ -704,7 +999,41 @@ EN: dict[str, str] = {
     "audit.action": "Action",
     "audit.detail": "Detail",
     "users.title": "Users",
-    "users.help": "Add or disable accounts with `krasip staff`.",
+    "users.help": (
+        "Add accounts, disable them and reset their two-factor here (or with `krasip staff`). "
+        "Every account needs a code from an authenticator app; every change is recorded."
+    ),
+    "users.add_title": "Add an account",
+    "users.add": "Add account",
+    "users.added": (
+        "Account {username} added. Give its owner the temporary password below by a safe "
+        "channel; at the first log-in they set up two-factor."
+    ),
+    "users.password_once": "Temporary password (shown only once)",
+    "users.add_failed": (
+        "The account was not added: the username is taken or not valid "
+        "(English letters, digits, '.', '-', '_', at most 64)."
+    ),
+    "users.actions": "Manage",
+    "users.disable": "Disable",
+    "users.disabled": "Account {username} disabled and signed out everywhere.",
+    "users.reset_totp": "Reset two-factor",
+    "users.totp_reset": (
+        "Two-factor of {username} reset: the account is signed out everywhere and sets up "
+        "a new code at its next log-in."
+    ),
+    "users.not_self": "You cannot disable your own account.",
+    "password.title": "Change password",
+    "password.current": "Current password",
+    "password.new": "New password (at least 12 characters)",
+    "password.again": "New password again",
+    "password.submit": "Change password",
+    "password.wrong": "The current password is wrong.",
+    "password.mismatch": "The two new passwords differ.",
+    "password.short": "The new password needs at least 12 characters.",
+    "password.changed": (
+        "Password changed. Every session has ended: log in with the new password."
+    ),
     "users.name": "Name",
     "users.role": "Role",
     "users.totp": "Two-factor",
@@ -746,10 +1075,10 @@ EN: dict[str, str] = {
     ),
     "outbox.counts": "By state",
     "outbox.state": "State",
-    "outbox.state.pending": "pending",
+    "outbox.state.pending": "waiting to be sent",
     "outbox.state.sending": "sending",
     "outbox.state.sent": "sent",
-    "outbox.state.dead": "dead letter",
+    "outbox.state.dead": "not delivered: waiting for an admin to retry",
     "outbox.count": "Count",
     "outbox.latest": "Latest messages",
     "outbox.kind": "Kind",
@@ -848,3 +1177,47 @@ def show_datetime(lang: str, value: datetime | None) -> str:
         return "—"
     local = value.astimezone(BANGKOK)
     return f"{show_date(lang, local)} {local:%H:%M}"
+
+
+# --- dates staff type ----------------------------------------------------------------
+
+BE_OFFSET = 543
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})\s*$")
+_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
+_NAMED_DATE = re.compile(r"^\s*(\d{1,2})\s+([^\d\s]+?)\.?\s+(\d{4})\s*$")
+
+
+def _month_numbers() -> dict[str, int]:
+    found = {}
+    for number in range(1, 13):
+        for key in (f"month.{number}", f"month_short.{number}"):
+            for name in reporter_texts.variants(key):
+                found[name.casefold().rstrip(".")] = number
+    return found
+
+
+def read_date(text: str) -> date | None:
+    """A date as staff type it: "5/3/2569" (a year from 2400 is Buddhist era, as Thai
+    offices write it), "5/3/2026", "5 มี.ค. 2569", "5 March 2026", or ISO "2026-03-05".
+    Day first, always; None when it is not a real date."""
+    value = text.strip()
+    if m := _ISO_DATE.match(value):
+        year, month, day = int(m[1]), int(m[2]), int(m[3])
+    elif m := _NUMERIC_DATE.match(value):
+        day, month, year = int(m[1]), int(m[2]), int(m[3])
+    elif (m := _NAMED_DATE.match(value)) and m[2].casefold() in _month_numbers():
+        day, month, year = int(m[1]), _month_numbers()[m[2].casefold()], int(m[3])
+    else:
+        return None
+    if year >= 2400:
+        year -= BE_OFFSET
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def input_date(lang: str, value: date) -> str:
+    """A date as a text field shows it: "5/3/2569" in Thai (พ.ศ.), "5/3/2026" in English."""
+    year = value.year + BE_OFFSET if lang == "th" else value.year
+    return f"{value.day}/{value.month}/{year}"

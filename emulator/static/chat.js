@@ -12,6 +12,80 @@
   const SIZES = { xxs: 11, xs: 13, sm: 14, md: 16, lg: 19, xl: 22, xxl: 29, "3xl": 35, "4xl": 48, "5xl": 74 };
   const GAPS = { none: 0, xs: 2, sm: 4, md: 8, lg: 12, xl: 16, xxl: 20 };
 
+  // The page's own words, Thai first (a Bangkok reporter trying the bot), English on a switch.
+  const LANG_KEY = "krasip-emulator-lang";
+  const UI = {
+    th: {
+      "page.title": "กระซิบ · จำลองแชต LINE",
+      "bar.name": "กระซิบ",
+      follow: "เพิ่มเพื่อน",
+      "follow.title": "เพิ่มบอตเป็นเพื่อน (เหตุการณ์ follow)",
+      new_user: "ผู้ใช้ใหม่",
+      "new_user.title": "ลืมผู้ใช้นี้ แล้วเริ่มใหม่เป็นผู้ใช้อีกคน",
+      switch: "English",
+      "switch.title": "Show this page in English",
+      menu: "เมนู",
+      photo: "ส่งรูปภาพ",
+      file: "ส่งไฟล์",
+      placeholder: "พิมพ์ข้อความ",
+      send: "ส่ง",
+      followed: "คุณเพิ่มบอตเป็นเพื่อนแล้ว",
+      blocked: "คุณบล็อกบอตแล้ว",
+      unsent: "คุณยกเลิกข้อความที่ส่ง",
+      video: "🎬 วิดีโอ",
+      voice: "🎤 ข้อความเสียง",
+      bytes: "ไบต์",
+      photo_alt: "รูปภาพ",
+      pick: "เลือก",
+      emulator_answered: "ตัวจำลองตอบรหัส {status}",
+      webhook_answered: "เว็บฮุกของบอตตอบรหัส {status}",
+      unreachable: "ติดต่อตัวจำลองไม่ได้: {error}",
+    },
+    en: {
+      "page.title": "Krasip · LINE emulator",
+      "bar.name": "Krasip",
+      follow: "Follow",
+      "follow.title": "Add the bot as a friend (follow event)",
+      new_user: "New user",
+      "new_user.title": "Forget this user and start as a new one",
+      switch: "ภาษาไทย",
+      "switch.title": "แสดงหน้านี้เป็นภาษาไทย",
+      menu: "Rich menu",
+      photo: "Send a photo",
+      file: "Send a file",
+      placeholder: "Aa",
+      send: "Send",
+      followed: "You added the bot as a friend",
+      blocked: "You blocked the bot",
+      unsent: "You unsent a message",
+      video: "🎬 video",
+      voice: "🎤 voice message",
+      bytes: "bytes",
+      photo_alt: "photo",
+      pick: "Pick",
+      emulator_answered: "Emulator answered {status}",
+      webhook_answered: "The bot's webhook answered {status}",
+      unreachable: "Could not reach the emulator: {error}",
+    },
+  };
+  let uiLang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "th";
+
+  function tr(key, values) {
+    let text = (UI[uiLang] && UI[uiLang][key]) || UI.th[key] || key;
+    for (const [name, value] of Object.entries(values || {})) text = text.replace(`{${name}}`, String(value));
+    return text;
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = uiLang;
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = tr(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-title]")) node.title = tr(node.dataset.i18nTitle);
+    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
+      node.placeholder = tr(node.dataset.i18nPlaceholder);
+    }
+    $("lang-btn").lang = uiLang === "th" ? "en" : "th";
+  }
+
   const $ = (id) => document.getElementById(id);
   const chat = $("chat");
   const quickReplies = $("quick-replies");
@@ -22,6 +96,7 @@
   let lastEntry = null;
   let polling = false;
   let richMenu = null;
+  let chipsFor = null; // the message whose quick replies are on screen
 
   function newUserId() {
     const bytes = new Uint8Array(16);
@@ -69,11 +144,11 @@
     try {
       const resp = await fetch(url, init);
       const data = await resp.json().catch(() => ({}));
-      if (!resp.ok) showStatus(data.error || data.message || `Emulator answered ${resp.status}`);
-      else if (data.status !== 200) showStatus(`The bot's webhook answered ${data.status}`);
+      if (!resp.ok) showStatus(data.error || data.message || tr("emulator_answered", { status: resp.status }));
+      else if (data.status !== 200) showStatus(tr("webhook_answered", { status: data.status }));
       else showStatus("");
     } catch (err) {
-      showStatus(`Could not reach the emulator: ${err}`);
+      showStatus(tr("unreachable", { error: err }));
     }
     poll();
   }
@@ -100,7 +175,7 @@
         renderQuickReplies();
       }
     } catch (err) {
-      showStatus(`Could not reach the emulator: ${err}`);
+      showStatus(tr("unreachable", { error: err }));
     } finally {
       polling = false;
     }
@@ -145,7 +220,7 @@
       case "datetimepicker": {
         const mode = action.mode || "datetime";
         const hint = { date: "YYYY-MM-DD", time: "HH:mm", datetime: "YYYY-MM-DDTHH:mm" }[mode];
-        const value = window.prompt(`${action.label || "Pick"} (${hint})`, action.initial || "");
+        const value = window.prompt(`${action.label || tr("pick")} (${hint})`, action.initial || "");
         if (value) sendPostback(action.data, value, { [mode]: value });
         break;
       }
@@ -196,18 +271,18 @@
       case "image": {
         const b = el("div", "bubble media");
         const img = el("img");
-        img.alt = "photo";
+        img.alt = tr("photo_alt");
         img.src = safeUrl(m.contentUrl) || "";
         b.append(img);
         row("user", b, at);
         break;
       }
       case "file":
-        row("user", el("div", "bubble file", `📄 ${m.fileName} (${m.fileSize} bytes)`), at);
+        row("user", el("div", "bubble file", `📄 ${m.fileName} (${m.fileSize} ${tr("bytes")})`), at);
         break;
       case "video":
       case "audio":
-        row("user", el("div", "bubble file", m.type === "video" ? "🎬 video" : "🎤 voice message"), at);
+        row("user", el("div", "bubble file", m.type === "video" ? tr("video") : tr("voice")), at);
         break;
       case "sticker":
         row("user", el("div", "bubble sticker", "🙂"), at);
@@ -216,13 +291,13 @@
         row("user", el("div", "bubble", `📍 ${m.title || ""}\n${m.address || ""}`.trim()), at);
         break;
       case "follow":
-        row("system", el("div", "bubble", "You added the bot as a friend"), at);
+        row("system", el("div", "bubble", tr("followed")), at);
         break;
       case "unfollow":
-        row("system", el("div", "bubble", "You blocked the bot"), at);
+        row("system", el("div", "bubble", tr("blocked")), at);
         break;
       case "unsend":
-        row("system", el("div", "bubble", "You unsent a message"), at);
+        row("system", el("div", "bubble", tr("unsent")), at);
         break;
       default:
         break;
@@ -432,6 +507,11 @@
   }
 
   function renderQuickReplies() {
+    // Rebuilt only when the latest message changes: replacing the chips under the pointer
+    // on every poll could swallow a tap that landed between mousedown and click.
+    const current = lastEntry ? lastEntry.seq : null;
+    if (current === chipsFor) return;
+    chipsFor = current;
     quickReplies.replaceChildren();
     // LINE shows quick replies only while their message is the latest one in the chat.
     if (!lastEntry || lastEntry.via === "user") return;
@@ -457,7 +537,7 @@
       return;
     }
     menuBtn.hidden = false;
-    menuBtn.title = richMenu.chatBarText || "Menu";
+    menuBtn.title = richMenu.chatBarText || tr("menu");
     const { width, height } = richMenu.size;
     image.style.aspectRatio = `${width} / ${height}`;
     image.style.backgroundImage = `url("${encodeURI(imageUrl)}")`;
@@ -483,6 +563,7 @@
     quickReplies.replaceChildren();
     since = 0;
     lastEntry = null;
+    chipsFor = null;
     richMenu = null;
     $("user-id").textContent = userId;
     showStatus("");
@@ -516,10 +597,21 @@
     userId = newUserId();
     resetView();
   });
+  $("lang-btn").addEventListener("click", () => {
+    uiLang = uiLang === "th" ? "en" : "th";
+    localStorage.setItem(LANG_KEY, uiLang);
+    applyLanguage();
+    // System lines already drawn ("you added the bot") follow the new language.
+    chat.replaceChildren();
+    since = 0;
+    lastEntry = null;
+    poll();
+  });
   $("menu-btn").addEventListener("click", () => {
     $("rich-menu").hidden = !$("rich-menu").hidden;
   });
 
+  applyLanguage();
   resetView();
   setInterval(poll, POLL_MS);
   setInterval(loadRichMenu, 5000);

@@ -12,6 +12,43 @@ TEXTS: dict[str, str] = {
     "kw.district_affix": "district office|district|khet|office",
     "kw.today": "today",
     "kw.yesterday": "yesterday",
+    # relative dates (handlers.dates): "last Tuesday", "3 days ago", "early this month"
+    "kw.dept_affix": "bma|the|department|dept|of|office",
+    "kw.weekday.0": "monday|mon",
+    "kw.weekday.1": "tuesday|tue|tues",
+    "kw.weekday.2": "wednesday|wed",
+    "kw.weekday.3": "thursday|thu|thurs",
+    "kw.weekday.4": "friday|fri",
+    "kw.weekday.5": "saturday|sat",
+    "kw.weekday.6": "sunday|sun",
+    "kw.weekday_prefix": "on",
+    "kw.number.1": "a|an|one",
+    "kw.number.2": "two",
+    "kw.number.3": "three",
+    "kw.number.4": "four",
+    "kw.number.5": "five",
+    "kw.number.6": "six",
+    "kw.number.7": "seven",
+    "kw.number.8": "eight",
+    "kw.number.9": "nine",
+    "kw.number.10": "ten",
+    "kw.unit.day": "day|days",
+    "kw.unit.week": "week|weeks",
+    "kw.ago": "ago|before|last",
+    "kw.last_before": "last|this past|on last|on",
+    "kw.date_before": "on|it was|about|around",
+    "kw.date_after": "please",
+    "kw.day_before_yesterday": "the day before yesterday|day before yesterday",
+    "kw.part.early": "early|beginning of|start of|the beginning of|the start of",
+    "kw.part.mid": "mid|middle of|the middle of",
+    "kw.part.late": "late|end of|the end of",
+    "kw.this_month": "this month",
+    "kw.last_month": "last month",
+    "kw.whole_last_month": "last month",
+    "kw.last_week": "last week",
+    "kw.thanks": "thank you|thanks|thank you very much|thanks a lot|thx|ok|okay|noted",
+    "kw.greeting": "hello|hi|hey|good morning|good afternoon|good evening",
+    "kw.send": "send|send it|yes send",
     # --- buttons shared by many questions (quick-reply labels: at most 20 characters) ---
     "btn.cancel": "Cancel",
     "btn.cmd.report": "Make a report",
@@ -35,20 +72,20 @@ TEXTS: dict[str, str] = {
     "label.restart.over": "Delete my draft and start over",
     # --- greeting, help, general ---
     "greeting": (
-        'Hello, this is Krasip ("whisper"), a channel for reporting corruption in Bangkok\'s '
-        "city administration. Reports go to the Bangkok Anti-Corruption Operation Center "
-        "(ศปท.กทม.).\n\n"
-        "• You can report anonymously: we never learn who you are.\n"
-        "• If you give your name, it is encrypted, kept apart and treated as an official "
+        'Hello, this is Krasip ("whisper"), where you can report Bangkok city officials who '
+        "ask for bribes or cheat.\n\n"
+        "• Your report goes to the city's anti-corruption centre (ศปท.กทม.) to be checked.\n"
+        "• You can report anonymously, without your name. If you give your name, we keep it "
         "secret.\n"
-        "• After sending you get a tracking token to check the status at any time.\n\n"
-        'Type "report" to start, or send your tracking token to see a report\'s status.'
+        "• After sending you get a tracking token to follow your report at any time.\n\n"
+        'Type "report" to start, or send your tracking token to see how your report is going.'
     ),
     "help": (
         'What would you like to do?\n• Type "report" to make a new report.\n'
         "• Send your tracking token (like 7KQ2-M9XD-4FRA-8PZT) to see a report's status.\n"
         '• Type "stop updates" to receive no more update messages.'
     ),
+    "idle.thanks": ("You're welcome. To make a report or follow one, pick a button below."),
     "idle.media": (
         "To send photos or files as evidence, please start a report first; the form asks "
         "for evidence later on. This file has not been kept."
@@ -70,6 +107,15 @@ TEXTS: dict[str, str] = {
     ),
     "cancel.form": "Your report was cancelled. The draft and any files you sent were deleted.",
     "cancel.other": "Cancelled.",
+    "cancel.confirm": (
+        "Do you want to cancel this report? If you do, what you have filled in and any "
+        "files you sent are deleted and cannot be recovered."
+    ),
+    "cancel.kept": "Fine, let's carry on. Everything you filled in is still here.",
+    "btn.cancel_confirm.keep": "Keep going",
+    "label.cancel_confirm.keep": "Don't cancel, keep going",
+    "btn.cancel_confirm.drop": "Cancel and delete",
+    "label.cancel_confirm.drop": "Cancel and delete this draft",
     "cancel.nothing": "There is nothing to cancel right now.",
     "draft.expired": (
         "The report you started was left unfinished for too long, so it was deleted for "
@@ -94,6 +140,21 @@ TEXTS: dict[str, str] = {
         "number such as 081-234-5678 or +66812345678, or an e-mail such as name@example.com."
     ),
     "err.too_many_media": "At most {max} files per report. This file has not been kept.",
+    "err.case_files_full": (
+        "This case already has {max} evidence files, the most one case can hold. This file "
+        "has not been kept. If you have more important evidence, please contact the BMA "
+        "Anti-Corruption Centre directly. You can still send messages."
+    ),
+    "err.case_bytes_full": (
+        "The evidence storage of this case is full (at most {max_mb} MB per case). This file "
+        "has not been kept. If you have more important evidence, please contact the BMA "
+        "Anti-Corruption Centre directly. You can still send messages."
+    ),
+    "err.case_messages_full": (
+        "This case has had {max} messages from you in the last 24 hours, the most it takes. "
+        "This message has not been sent. Please send it again tomorrow, or if it is urgent, "
+        "contact the BMA Anti-Corruption Centre directly."
+    ),
     "err.file_too_big": (
         "This file is too large: at most {max_mb} MB per file. It has not been kept."
     ),
@@ -111,25 +172,32 @@ TEXTS: dict[str, str] = {
     "btn.language.en": "English",
     "label.language.en": "English",
     "step.intro": (
-        "Your report goes to the Bangkok Anti-Corruption Operation Center (ศปท.กทม.) for a "
-        "fact check. Anything that could identify you is encrypted and concealed: the "
-        "centre's rules forbid revealing \"the informant's name, surname, address, photographs "
-        'or any other information that could identify them". You may report anonymously.\n\n'
-        "Please note (section 8.2.2): an informant whose information is of real use to the "
-        "BMA may receive a reward or commendation; an informant found to have knowingly made "
-        "a false report faces disciplinary or criminal action.\n\n"
-        'Type "cancel" at any step to stop.'
+        "Before we start, three short points.\n\n"
+        "1. Where your report goes: to the city's anti-corruption centre (ศปท.กทม.). Staff "
+        "check the facts first; if there is something in it, a team looks into it in "
+        "secret. You can follow it yourself with your tracking token.\n\n"
+        "2. How you stay safe: your name, address, photos and anything else that could "
+        "show it was you are kept secret. The person you report will not learn who reported "
+        "them. We remove the GPS location from photos you send, and you do not have to give "
+        "your name at all.\n\n"
+        "3. If you do not give your name, your report is considered when it has clear "
+        "evidence (photos, clips, receipts, chat messages) and says who else saw what "
+        "happened.\n\n"
+        'Type "cancel" at any step to stop.\n\n'
+        "Source: BMA anti-bribery guidelines, section 8, protection of complainants and "
+        "informants (8.1.1, 8.2.1)"
     ),
     "btn.intro.ok": "I understand, go on",
     "label.intro.ok": "I understand, continue",
     "step.identity_mode": (
-        "How do you want to report?\n\n"
-        "• Anonymous: we never know who you are. But under section 8.1.1 an anonymous "
-        'complaint is considered only if it "states clear evidence and names witnesses", '
-        "and staff cannot contact you (except through your tracking token).\n"
-        "• Confidential: your name and contact are encrypted and sealed; only an appointed "
-        "key custodian can open them. They are an official secret, and under section 8.1.2 "
-        "every copy leaving the centre has your name masked."
+        "How would you like to report?\n\n"
+        "• Anonymous: no name needed; we never know who you are, so staff cannot call you "
+        "back. You can still follow the report and add to it with your tracking token. It "
+        "is considered when it has clear evidence and says who saw what happened.\n"
+        "• Confidential: your name and contact are locked away separately; only an appointed "
+        "person can open them. They are an official secret, every copy sent out for checking "
+        "has your name masked, and staff can contact you with questions.\n\n"
+        "Source: BMA anti-bribery guidelines, sections 8.1.1 and 8.1.2"
     ),
     "btn.identity_mode.anonymous": "Anonymous",
     "label.identity_mode.anonymous": "Report anonymously",
@@ -154,10 +222,41 @@ TEXTS: dict[str, str] = {
     "btn.cat.personnel": "Hiring/personnel",
     "cat.other": "Other",
     "btn.cat.other": "Other",
-    "step.agency": "Where does the official involved work?",
+    "step.agency": (
+        "Where does the official involved work? Pick a button below, or type the name of the "
+        "district or agency, e.g. Bang Rak district or Public Works Department."
+    ),
+    "agency.noted": "Agency noted: {name}",
+    "dept.public_works": "Public Works Department",
+    "btn.dept.public_works": "Public Works Dept",
+    "kw.dept.public_works": "public works",
+    "dept.city_law": "City Law Enforcement Department",
+    "btn.dept.city_law": "City Law Enf. Dept",
+    "kw.dept.city_law": "city law enforcement|city law|tessakij",
+    "dept.education": "Education Department",
+    "btn.dept.education": "Education Dept",
+    "kw.dept.education": "education",
+    "dept.environment": "Environment Department",
+    "btn.dept.environment": "Environment Dept",
+    "kw.dept.environment": "environment",
+    "dept.drainage": "Drainage and Sewerage Department",
+    "btn.dept.drainage": "Drainage Dept",
+    "kw.dept.drainage": "drainage|drainage and sewerage",
+    "dept.traffic": "Traffic and Transportation Department",
+    "btn.dept.traffic": "Traffic Dept",
+    "kw.dept.traffic": "traffic|traffic and transportation",
+    "dept.health": "Health Department",
+    "btn.dept.health": "Health Dept",
+    "kw.dept.health": "health",
+    "dept.medical": "Medical Service Department",
+    "btn.dept.medical": "Medical Service Dept",
+    "kw.dept.medical": "medical|medical service",
+    "dept.finance": "Finance Department",
+    "btn.dept.finance": "Finance Dept",
+    "kw.dept.finance": "finance",
     "btn.agency.district": "District office",
     "label.agency.district": "A district office",
-    "btn.agency.other": "BMA dept / other",
+    "btn.agency.other": "Other agency",
     "label.agency.other": "A BMA department or other agency",
     "step.district": "Which district? Pick a button or type the name, e.g. Bang Rak.",
     "district.page": "Pick a district (page {page}/{pages}) or type its name.",
@@ -181,8 +280,8 @@ TEXTS: dict[str, str] = {
     "description.added": ('Saved ({length}/{limit} characters). Send more, or press "Done".'),
     "description.cleared": "Cleared. Please describe it again.",
     "step.when": (
-        "When did it happen? Type a date such as 15/03/2026 or 2026-03-15, or roughly, "
-        'e.g. "about March".'
+        "When did it happen? Type a date such as 15/03/2026, or say it as you would, e.g. "
+        '"last Tuesday", "3 days ago", "early this month", or roughly, e.g. "about March".'
     ),
     "step.where": "Where did it happen (place, street or service counter)?",
     "step.evidence": (
@@ -241,6 +340,11 @@ TEXTS: dict[str, str] = {
     "review.below_bar": (
         "Anonymous, without both evidence and witnesses: under section 8.1.1 it may not be "
         "considered."
+    ),
+    "review.truthful": (
+        "Please tell only what you know to be true. Very useful information may earn a "
+        "commendation; a report you know to be false may lead to disciplinary action, or "
+        "the person harmed may take you to court. (Source: section 8.2.2)"
     ),
     "btn.review.confirm": "Confirm and send",
     "label.review.confirm": "Confirm and send the report",
@@ -308,6 +412,7 @@ TEXTS: dict[str, str] = {
     ),
     "status.alt": "Status of case {case_number}",
     "status.title": "Your report's status",
+    "status.title_part": "Your report's status ({part}/{parts})",
     "status.case_number": "Case number",
     "status.category": "Category",
     "status.filed": "Filed on",
@@ -360,10 +465,36 @@ TEXTS: dict[str, str] = {
     ),
     "followup.prompt": (
         "To send more information or answer the staff, type or send files here within "
-        '{minutes} minutes. Press "Done" when finished.'
+        "{minutes} minutes. You will see what goes before it is sent. "
+        'Press "Done" when finished.'
     ),
-    "followup.sent": ('Sent to the centre, anonymously. Send more, or press "Done".'),
-    "followup.media_received": "File received (item {count}), sent to the centre anonymously.",
+    "followup.confirm": "{what}\n\nSend this to the centre? {how}",
+    "followup.preview_text": "Message for the centre:\n«{text}»",
+    "followup.preview_files": "Files to send: {count}",
+    "followup.how.anonymous": "(It goes without revealing who you are.)",
+    "followup.how.confidential": "(Your name stays sealed, as before.)",
+    "followup.how.unknown": "",
+    "btn.followup.send": "Send to the centre",
+    "label.followup.send": "Send to the centre",
+    "btn.followup.drop": "Don't send",
+    "label.followup.drop": "Don't send this",
+    "btn.followup.done": "Done",
+    "label.followup.done": "Done",
+    "followup.sent.anonymous": (
+        'Sent to the centre without revealing who you are. Send more, or press "Done".'
+    ),
+    "followup.sent.confidential": (
+        'Sent to the centre. Your name stays sealed, as before. Send more, or press "Done".'
+    ),
+    "followup.sent.unknown": 'Sent to the centre. Send more, or press "Done".',
+    "followup.dropped": 'Not sent. Type a new message, or press "Done".',
+    "followup.thanks": (
+        "You're welcome. If you have more for the centre, type it or send a file here, or "
+        'press "Done".'
+    ),
+    "followup.done_unsent": (
+        "All done. What you did not confirm was not sent. Send your token again any time."
+    ),
     "followup.hint": 'Type a message or send a file for the centre, or press "Done".',
     "followup.done": "All done. Send your token again any time.",
     "followup.expired": (
@@ -371,6 +502,25 @@ TEXTS: dict[str, str] = {
         "tracking token again first."
     ),
     # --- dates ---
+    "date.check": "I understood {understood}. Is that right? If not, type the date again.",
+    "date.retry": "Fine. Please type the date again, e.g. 15/03/2026 or last Tuesday.",
+    "btn.when.ok": "That's right",
+    "label.when.ok": "That's right",
+    "btn.when.retry": "No, change it",
+    "label.when.retry": "No, change the date",
+    "fmt.weekday_date": "{weekday}, {date}",
+    "period.early": "early {month} {year}",
+    "period.mid": "mid-{month} {year}",
+    "period.late": "late {month} {year}",
+    "period.month": "{month} {year}",
+    "period.week": "the week of {start} – {end}",
+    "weekday.0": "Monday",
+    "weekday.1": "Tuesday",
+    "weekday.2": "Wednesday",
+    "weekday.3": "Thursday",
+    "weekday.4": "Friday",
+    "weekday.5": "Saturday",
+    "weekday.6": "Sunday",
     "fmt.date": "{day} {month} {year}",
     "fmt.datetime": "{date}, {time}",
     "month.1": "January",
@@ -409,15 +559,16 @@ TEXTS: dict[str, str] = {
     ),
     "staff.group_linked": "This group now receives staff notifications (registered by {name}).",
     "staff.link_invalid": (
-        "That link code is wrong, expired or already used. Ask an admin for a new one."
+        "That code cannot be used: it is wrong, expired, already used, or sent in the wrong "
+        "place (a personal code goes in a 1:1 chat with the bot, a group code in the group). "
+        "Ask an admin for a new one."
     ),
+    "staff.activity.title": "More from the reporter {case_number}",
+    "staff.activity.alt": "{case_number}: {what}; see them in the console",
+    "staff.activity.messages": "new messages: {count}",
+    "staff.activity.files": "new evidence files: {count}",
+    "staff.activity.and": ", ",
     "staff.link_throttled": "Too many wrong codes. Please wait {minutes} minutes and try again.",
-    "staff.link_not_here": (
-        "This code links a personal account: send it in a 1:1 chat with the bot."
-    ),
-    "staff.group_code_not_here": (
-        "This code registers a group: send it in the group that should be notified."
-    ),
     "staff.help": (
         "This account is linked to {name} ({role}) for staff notifications only; it does not "
         "take reports.\nNow: {mode}\n"
@@ -441,14 +592,6 @@ TEXTS: dict[str, str] = {
     "staff.bar.not_met": "missing",
     "staff.new_case.title": "New report {case_number}",
     "staff.new_case.alt": "New report {case_number}: {category}, {agency}, {mode}",
-    "staff.reporter_message.title": "New message from the reporter {case_number}",
-    "staff.reporter_message.alt": (
-        "The reporter sent a new message on {case_number}; read it in the console"
-    ),
-    "staff.reporter_evidence.title": "New evidence from the reporter {case_number}",
-    "staff.reporter_evidence.alt": (
-        "The reporter sent more evidence on {case_number}; see it in the console"
-    ),
     "staff.deadline.title.soon": "Deadline approaching: {case_number}",
     "staff.deadline.title.overdue": "Overdue: {case_number}",
     "staff.deadline.alt.soon": "{case_number}: {deadline} due {due} ({days} days left)",
@@ -479,6 +622,15 @@ TEXTS: dict[str, str] = {
     "staff.identity_opened.title": "A reporter's identity was opened {case_number}",
     "staff.identity_opened.alt": (
         "{actor} opened the reporter's identity on {case_number}; the reason is in the audit log"
+    ),
+    "staff.audit_checkpoint": (
+        "Audit checkpoint {date}: {count} entries\n"
+        "Keep this message: it proves later that the log was not changed or cut "
+        "(krasip audit verify --checkpoint)\n{line}"
+    ),
+    "staff.audit_broken": (
+        "Warning: the audit log's chain is broken, so no checkpoint was issued. "
+        "Run krasip audit verify now."
     ),
     "richmenu_report": "Report",
     "richmenu_status": "Check status",

@@ -18,6 +18,7 @@ from evidencekit import account
 from flask import Flask
 from sqlalchemy import select
 
+from store import staff
 from store.models import StaffUser
 from tests.conftest import Bot
 from tests.console.consolekit import Console, csrf_of
@@ -130,28 +131,31 @@ def test_production_cookie_never_goes_back_over_plain_http(bot: Bot) -> None:
 OLD_PUBLIC_SECRET_KEY = "krasip-dev-secret-key-not-for-production"  # noqa: S105 - the leak
 
 
-def _forged_cookie(secret_key: str, uid: int, at: float) -> str:
+def _forged_cookie(secret_key: str, content: dict[str, Any]) -> str:
     """A session cookie as the attacker made it: Flask's own signing, any key they like."""
     forger = Flask("forger")
     forger.secret_key = secret_key
     serializer = forger.session_interface.get_signing_serializer(forger)  # type: ignore[attr-defined]
-    return str(serializer.dumps({"uid": uid, "auth_at": at, "seen_at": at}))
+    return str(serializer.dumps(content))
 
 
 def test_a_cookie_signed_with_the_old_public_key_does_not_reach_the_audit_log(bot: Bot) -> None:
     account(bot, "boss", "admin")
+    at = bot.runtime.clock()
     with bot.runtime.db.transaction() as session:
-        uid = session.scalars(select(StaffUser.id).where(StaffUser.username == "boss")).one()
-    at = bot.runtime.clock().timestamp()
+        boss = session.scalars(select(StaffUser).where(StaffUser.username == "boss")).one()
+        # The old cookie's content, and (the strongest case) a live server-side session id.
+        content = {"uid": boss.id, "auth_at": at.timestamp(), "seen_at": at.timestamp()}
+        content["sid"] = staff.start_session(session, boss, at)
     assert bot.app.secret_key and bot.app.secret_key != OLD_PUBLIC_SECRET_KEY
     name = bot.app.config["SESSION_COOKIE_NAME"]
 
     attacker = bot.app.test_client()
-    attacker.set_cookie(name, _forged_cookie(OLD_PUBLIC_SECRET_KEY, uid, at))
+    attacker.set_cookie(name, _forged_cookie(OLD_PUBLIC_SECRET_KEY, content))
     refused = attacker.get("/console/admin/audit")
     assert refused.status_code == 302 and "/console/login" in refused.headers["Location"]
 
     # The same cookie under the instance's own key does get in: the refusal is the key's.
     insider = bot.app.test_client()
-    insider.set_cookie(name, _forged_cookie(str(bot.app.secret_key), uid, at))
+    insider.set_cookie(name, _forged_cookie(str(bot.app.secret_key), content))
     assert insider.get("/console/admin/audit").status_code == 200

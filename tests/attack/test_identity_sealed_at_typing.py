@@ -35,7 +35,6 @@ def confidential_report_up_to_review(
 ) -> list[dict[str, Any]]:
     """A Thai confidential report typed in LINE up to the review card; returns the card."""
     chat.say("ร้องเรียน")
-    chat.choose("v=th")
     chat.choose("v=ok")
     chat.choose("v=confidential")
     chat.choose("v=registration")
@@ -208,7 +207,6 @@ def test_a_draft_typed_before_sealing_existed_is_sealed_at_the_next_step() -> No
 
 def test_an_invalid_contact_is_refused_before_anything_is_sealed(bot: Bot, chat: Chat) -> None:
     chat.say("report")
-    chat.choose("v=en")
     chat.choose("v=ok")
     chat.choose("v=confidential")
     chat.choose("v=money")

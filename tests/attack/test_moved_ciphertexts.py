@@ -126,6 +126,8 @@ def cli_env(database_url: str, keys: Keys, tmp_path: Path) -> dict[str, str]:
         "KRASIP_IDENTITY_PUBLIC_KEY_FILE": str(folder / "identity_public.txt"),
         "KRASIP_DATA_KEYS_FILE": str(folder / "data_keys.txt"),
         "KRASIP_LOOKUP_PEPPER_FILE": str(folder / "lookup_pepper.txt"),
+        "KRASIP_AUDIT_KEY_FILE": str(folder / "audit_key.txt"),
+        "KRASIP_AUDIT_SIGNING_KEY_FILE": str(folder / "audit_signing_key.txt"),
     }
 
 

@@ -167,7 +167,6 @@ def receipt(messages: list[dict[str, Any]]) -> Filed:
 
 def start_thai_form(chat: Chat, *, confidential: bool = False) -> None:
     chat.say("ร้องเรียน")
-    chat.choose("v=th")
     chat.choose("v=ok")
     chat.choose("v=confidential" if confidential else "v=anonymous")
     chat.choose("v=registration")
@@ -201,7 +200,6 @@ def file_thai(
 
 def file_english(chat: Chat, *, confidential: bool = False) -> Filed:
     chat.say("report")
-    chat.choose("v=en")
     chat.choose("v=ok")
     chat.choose("v=confidential" if confidential else "v=anonymous")
     chat.choose("v=public_works")
@@ -253,10 +251,12 @@ def test_a_stolen_server_ties_no_reporter_to_a_report_they_did_not_choose(
     filed["anon-6"] = file_thai(cast.chats["anon-6"], with_photo=True)
     look_up(cast.chats["anon-3"], filed["anon-3"])
     cast.chats["anon-3"].say("เจ้าหน้าที่คนนั้นทำงานกะเช้าทุกวันจันทร์")
+    cast.chats["anon-3"].choose("v=send")
     cast.chats["anon-3"].choose("v=done")
     look_up(cast.chats["anon-4"], filed["anon-4"])  # its window is left to close
     look_up(cast.chats["anon-6"], filed["anon-6"])
     cast.chats["anon-6"].say("มีใบเสร็จปลอมอีกหนึ่งใบ")
+    cast.chats["anon-6"].choose("v=send")
 
     # Anonymous reports with updates: one to be closed, one stopped, one left open.
     for label, group in (
@@ -273,11 +273,13 @@ def test_a_stolen_server_ties_no_reporter_to_a_report_they_did_not_choose(
     filed["conf-2"] = file_english(cast.new("conf-2", CONFIDENTIAL), confidential=True)
     look_up(cast.chats["conf-1"], filed["conf-1"])
     cast.chats["conf-1"].say("ขอเพิ่มเติมว่ามีพยานอีกหนึ่งคน")
+    cast.chats["conf-1"].choose("v=send")  # shown back, then sent when confirmed
 
     # A draft cancelled, and one abandoned with a photo in it.
     cancelled = cast.new("draft-cancelled", DRAFTS)
     start_thai_form(cancelled)
     cancelled.say("ยกเลิก")
+    cancelled.choose("v=drop")  # asked once: "delete this draft?"
     abandoned = cast.new("draft-expired", DRAFTS)
     start_thai_form(abandoned)
     abandoned.send_image(photo())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,10 @@ import pyotp
 from handlers import tokens
 from store import repo
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+# Test runs write here; `python -m tests.console.screenshots` points this at docs/screenshots/
+# to refresh the committed ones, so an ordinary run never changes them.
+SCREENSHOTS = Path(os.environ.get("KRASIP_SCREENSHOTS") or ROOT / "build" / "screenshots")
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -121,6 +125,15 @@ def file_case(
             notify_user_id=notify_user_id,
         )
     return created.case_id, created.number, token
+
+
+def new_page(browser: Any, base_url: str, **options: Any) -> Any:
+    """A page in a fresh browser context (its own cookies), Thai locale, desktop size."""
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 900}, locale="th-TH", **options
+    )
+    context.set_default_timeout(10_000)
+    return context.new_page()
 
 
 def browser_login(page: Any, bot: Any, account: Account) -> None:

@@ -83,7 +83,9 @@ def test_images_show_inline_and_other_files_only_download(bot, console, make_acc
 def test_the_redacted_copy_masks_the_complainant_and_witnesses(bot, console, make_account) -> None:
     case_id, _, _ = file_case(bot, identity={"name": "นางสาวมาลี ปกปิด"})
     console.login(make_account("somsri"))
-    copy = console.get(f"/console/cases/{case_id}/redacted").get_data(as_text=True)
+    checklist = console.get(f"/console/cases/{case_id}/redacted").get_data(as_text=True)
+    assert "มาลี" not in checklist and "แม่ค้าร้านข้างเคียง" not in checklist
+    copy = console.post(f"/console/cases/{case_id}/redacted", {}).get_data(as_text=True)
     assert "ตลาดท่าเตียน" in copy and "ปกปิดตามข้อ 8.1.2" in copy
     assert "มาลี" not in copy and "แม่ค้าร้านข้างเคียง" not in copy
 

@@ -23,6 +23,8 @@ def _env(bot, keys) -> dict[str, str]:
         "KRASIP_IDENTITY_PUBLIC_KEY": material.identity_public,
         "KRASIP_DATA_KEYS": material.data_keys,
         "KRASIP_LOOKUP_PEPPER": material.pepper,
+        "KRASIP_AUDIT_KEY": material.audit_key,
+        "KRASIP_AUDIT_SIGNING_KEY": material.audit_signing_key,
     }
 
 
@@ -69,7 +71,19 @@ def test_staff_add_list_disable(bot, keys, tmp_path) -> None:
         ],
         env=env,
     )
-    assert plain.exit_code == 0 and "first log-in" in plain.output
+    # Every role reads report content, so staff get a second factor too.
+    assert plain.exit_code == 0 and "secret: " in plain.stderr
+    assert runner.invoke(main, ["staff", "reset-totp", "kanya"], env=env).exit_code == 0
+    new_password = password.parent / "new_password.txt"
+    new_password.write_text("another long enough password\n")
+    changed = runner.invoke(
+        main, ["staff", "password", "kanya", "--password-file", str(new_password)], env=env
+    )
+    assert changed.exit_code == 0, changed.output
+    with bot.runtime.db.transaction() as session:
+        user = staff.find_user(session, "kanya")
+        assert user is not None and user.totp_secret_ct is None and not user.totp_confirmed
+        assert staff.check_password(user, "another long enough password")
     listing = runner.invoke(main, ["staff", "list"], env=env)
     assert "kanya" in listing.output and "somsri" in listing.output
     assert runner.invoke(main, ["staff", "disable", "somsri"], env=env).exit_code == 0
