@@ -35,6 +35,10 @@ CHANNEL_SECRET = "bench-channel-secret-0123456789ab"  # noqa: S105 - emulator on
 ACCESS_TOKEN = "bench-access-token"  # noqa: S105 - emulator only
 
 Clock = Callable[[], datetime]
+# LINE's own redelivery waits are longer and unpublished; short ones keep the run quick.
+REDELIVERY_WAITS = (0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0)
+BUSY = [0]  # webhook calls answered 503 (and so redelivered), over the whole run
+BUSY_LOCK = threading.Lock()
 
 
 def random_token() -> str:
@@ -82,9 +86,22 @@ class Account:
 
     def post(self, *events: dict[str, Any], batch: int = 50) -> None:
         for start in range(0, len(events), batch):
-            status = self.line.post_raw_events(list(events[start : start + batch]))
-            if status != 200:
+            self._deliver(list(events[start : start + batch]))
+
+    def _deliver(self, events: list[dict[str, Any]]) -> None:
+        """Deliver as LINE does with redelivery on: a busy bot's fast 503 stored nothing,
+        so the same events come again (marked as redeliveries) after a short wait."""
+        for wait in REDELIVERY_WAITS:
+            status = self.line.post_raw_events(events)
+            if status == 200:
+                return
+            if status != 503:
                 raise AssertionError(f"webhook answered {status}")
+            with BUSY_LOCK:
+                BUSY[0] += 1
+            time.sleep(wait)
+            events = [{**e, "deliveryContext": {"isRedelivery": True}} for e in events]
+        raise AssertionError(f"webhook still busy after {len(REDELIVERY_WAITS)} deliveries")
 
     def say(self, *texts: str, batch: int = 50) -> None:
         """Send messages, up to ``batch`` of them in one webhook call (LINE batches too)."""
@@ -232,7 +249,8 @@ def summary(result: FloodResult) -> str:
         f"real lookups answered: p50 {percentile(ms, 50):.0f} ms, "
         f"p99 {percentile(ms, 99):.0f} ms, max {max(ms):.0f} ms (of which the webhook call: "
         f"p50 {percentile(hook, 50):.0f} ms, p99 {percentile(hook, 99):.0f} ms); "
-        f"unanswered: {len(result.unanswered)}"
+        f"unanswered: {len(result.unanswered)}; webhook calls answered 503 and "
+        f"redelivered: {BUSY[0]}"
     )
 
 
@@ -249,7 +267,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--wrong-tokens", type=int, default=1000)
     parser.add_argument("--reporters", type=int, default=20)
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="as deployed: the bot under gunicorn (2 workers) with `krasip worker`, and the "
+        "LINE emulator, each its own process (default: all in this process)",
+    )
     args = parser.parse_args(argv)
+    if args.processes:
+        _main_processes(args)
+        return
 
     with tempfile.TemporaryDirectory(prefix="krasip-flood-") as tmp:
         folder = Path(tmp)
@@ -292,6 +319,75 @@ def main(argv: list[str] | None = None) -> None:
             runtime.close()
             line_server.stop()
         print(f"database: {database_url.split(':', 1)[0]}")
+        print(summary(result))
+
+
+def _main_processes(args: argparse.Namespace) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    from bench.run import ROOT, Fleet, free_port, wait_http
+    from bot import runtime as bot_runtime
+    from bot.config import load_settings
+
+    with tempfile.TemporaryDirectory(prefix="krasip-flood-") as tmp:
+        folder = Path(tmp)
+        database_url = args.database_url or f"sqlite:///{folder / 'krasip.sqlite3'}"
+        line_port, bot_port = free_port(), free_port()
+        line_url, bot_url = f"http://127.0.0.1:{line_port}", f"http://127.0.0.1:{bot_port}"
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "KRASIP_ENV": "development",
+            "KRASIP_INSTANCE": str(folder / "instance"),
+            "DATABASE_URL": database_url,
+            "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
+            "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
+            "LINE_API_BASE_URL": line_url,
+            "LINE_DATA_API_BASE_URL": line_url,
+        }
+        # `krasip init`: development keys in the instance folder, the database migrated.
+        subprocess.run([sys.executable, "-m", "bot", "init"], env=env, check=True, cwd=ROOT)
+        fleet = Fleet(folder)
+        try:
+            fleet.start(
+                "line",
+                [sys.executable, "-m", "emulator", "--port", str(line_port),
+                 "--channel-secret", CHANNEL_SECRET, "--access-token", ACCESS_TOKEN],
+                env,
+            )  # fmt: skip
+            wait_http(line_url + "/_emulator/config", fleet)
+            requests.post(
+                line_url + "/_emulator/config",
+                json={"webhook_url": bot_url + "/callback"},
+                timeout=5,
+            )
+            fleet.start(
+                "web",
+                [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+                 "bot:create_app()", "--workers", "2", "--bind", f"127.0.0.1:{bot_port}"],
+                env,
+            )  # fmt: skip
+            fleet.start("worker", [sys.executable, "-m", "bot", "worker"], env)
+            wait_http(bot_url + "/healthz", fleet)
+            runtime = bot_runtime.build_runtime(load_settings(environ=env))
+            try:
+                reporters = file_cases(runtime, args.reporters)
+            finally:
+                runtime.close()
+            result = flood(
+                Emulator(line_url),
+                lambda: datetime.now(UTC),
+                reporters,
+                accounts=args.accounts,
+                wrong_tokens=args.wrong_tokens,
+            )
+        finally:
+            fleet.stop()
+        print(f"database: {database_url.split(':', 1)[0]}, bot under gunicorn (2 workers)")
         print(summary(result))
 
 

@@ -22,6 +22,7 @@ from store import migrate, outbox, repo
 from store.crypto import (
     CryptoError,
     IdentityPrivateKey,
+    IdentityPublicKey,
     LegacySealedIdentity,
     MisplacedCiphertext,
     WrongPassphrase,
@@ -342,6 +343,328 @@ def keys_rebind(private_key: Path, actor: str, passphrase: str) -> None:
             f"{len(failed)} could not be opened with this key (left as they were): "
             + ", ".join(failed)
         )
+
+
+def _public_key_arg(value: str) -> IdentityPublicKey:
+    """``--new-public``: the key's text (krasip-idpk:…) or a file holding it."""
+    text = value
+    if not value.strip().startswith("krasip-idpk:"):
+        try:
+            text = Path(value).read_text()
+        except OSError as exc:
+            raise click.ClickException(
+                f"{value} is neither a public key nor a readable file"
+            ) from exc
+    try:
+        return IdentityPublicKey.from_text(text)
+    except CryptoError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@keys.command("reseal")
+@click.option("--private-key", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option(
+    "--new-public",
+    required=True,
+    help="the new custodian public key (krasip-idpk:…), or the file identity_public.txt",
+)
+@click.option("--actor", default="custodian", show_default=True, help="who runs it (audited)")
+@click.option("--batch-size", type=click.IntRange(min=1), default=25, show_default=True)
+@click.option(
+    "--passphrase",
+    prompt=True,
+    hide_input=True,
+    help="the old key's custodian passphrase (prompted, hidden, when not given)",
+)
+def keys_reseal(
+    private_key: Path, new_public: str, actor: str, batch_size: int, passphrase: str
+) -> None:
+    """Re-seal every sealed identity to a new custodian key (custodians only, audited).
+
+    The old private key is read into memory only. Each identity is opened field by field
+    and sealed again to the new key at once, in short transactions; every re-sealing is
+    audited. Stopped, it can be run again: it carries on where it was. Afterwards the
+    server must be configured with the new public key (KRASIP_IDENTITY_PUBLIC_KEY_FILE).
+    """
+    from store.reseal import reseal_all, sealed_count
+
+    old = _custodian_key(private_key, passphrase)
+    new = _public_key_arg(new_public)
+    runtime = build_runtime(_settings())
+    total = sealed_count(runtime.db)
+    click.echo(
+        f"re-sealing {total} identit{'y' if total == 1 else 'ies'} from key "
+        f"{old.public_key().fingerprint()} to key {new.fingerprint()}",
+        err=True,
+    )
+    try:
+        with click.progressbar(length=total, label="Re-sealing", file=sys.stderr) as bar:
+            result = reseal_all(
+                runtime.db,
+                runtime.keys,
+                old,
+                new,
+                actor=actor,
+                clock=utc_now,
+                batch_size=batch_size,
+                progress=bar.update,
+            )
+    except CryptoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.close()
+    click.echo(
+        f"{result.resealed} re-sealed to key {new.fingerprint()}, "
+        f"{result.unchanged} were already under it"
+    )
+    if runtime.keys.identity.fingerprint() != new.fingerprint():
+        click.echo(BANNER, err=True)
+        click.echo("NOW configure the server with the new public key, and restart it:", err=True)
+        click.echo("  KRASIP_IDENTITY_PUBLIC_KEY_FILE=<the new identity_public.txt>", err=True)
+        click.echo("Until then new reports are sealed to the old key: run this again", err=True)
+        click.echo("after the switch (it only moves what is still under the old key).", err=True)
+        click.echo(BANNER, err=True)
+    else:
+        click.echo("the server is configured with the new public key")
+    if result.failed:
+        raise click.ClickException(
+            f"{len(result.failed)} could not be re-sealed with this key (left as they were): "
+            + ", ".join(result.failed)
+        )
+
+
+# --- backup and restore ----------------------------------------------------------------
+
+
+def _backup_key_option(func: Any) -> Any:
+    return click.option(
+        "--key-file",
+        type=click.Path(path_type=Path),
+        envvar="KRASIP_BACKUP_KEY_FILE",
+        required=True,
+        help="the backup key (env KRASIP_BACKUP_KEY_FILE); keep it apart from the backups",
+    )(func)
+
+
+@main.command("backup")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="the backup file")
+@_backup_key_option
+def backup_command(out: Path, key_file: Path) -> None:
+    """Write a consistent, encrypted snapshot of the database (SQLite online backup, or
+    pg_dump for PostgreSQL). A missing key file is created (0600) on the first run."""
+    from store import backup as snapshot
+
+    settings = _settings()
+    if out.exists():
+        raise click.ClickException(f"{out} exists already; choose a new name for each backup")
+    if not key_file.exists():
+        snapshot.write_key_file(key_file)
+        click.echo(
+            f"new backup key written to {key_file}: keep it apart from the backups", err=True
+        )
+    key = snapshot.read_key_file(key_file)
+    written = 0
+
+    def shown(size: int) -> None:
+        nonlocal written
+        written += size
+        click.echo(f"\r  {written / 1048576:,.1f} MiB", nl=False, err=True)
+
+    try:
+        kind = snapshot.backup(settings.database_url, out, key, progress=shown)
+    except snapshot.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("", err=True)
+    click.echo(f"{kind} backup written to {out} ({out.stat().st_size:,} bytes, encrypted)")
+
+
+@main.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_backup_key_option
+def restore_command(source: Path, key_file: Path) -> None:
+    """Bring a backup into an empty instance (DATABASE_URL); refuses a database that
+    holds anything. Then run `krasip init` to upgrade it, and `krasip audit verify`."""
+    from store import backup as snapshot
+
+    settings = _settings()
+    read = 0
+
+    def shown(size: int) -> None:
+        nonlocal read
+        read += size
+        click.echo(f"\r  {read / 1048576:,.1f} MiB", nl=False, err=True)
+
+    try:
+        key = snapshot.read_key_file(key_file)
+        kind = snapshot.restore(settings.database_url, source, key, progress=shown)
+    except snapshot.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("", err=True)
+    click.echo(f"{kind} backup {source} restored; check it with `krasip audit verify`")
+
+
+# --- data-key rotation (README "Rotating keys") -----------------------------------------
+
+
+def _data_keys_file(settings: Settings, given: Path | None) -> Path:
+    if given is not None:
+        return given
+    folder_file = settings.instance_path / "keys" / "data_keys.txt"
+    if settings.development and folder_file.exists():
+        return folder_file
+    raise click.ClickException("say which data keys file to change: --keys-file FILE")
+
+
+@keys.command("rotate")
+@click.option(
+    "--new-key",
+    is_flag=True,
+    help="put a new data key first in the data keys file (then restart, then rotate)",
+)
+@click.option(
+    "--keys-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="KRASIP_DATA_KEYS_FILE",
+    help="the data keys file (default: KRASIP_DATA_KEYS_FILE, or the development keys)",
+)
+@click.option("--batch-size", default=100, show_default=True, help="rows per transaction")
+@click.option("--pause", default=0.0, show_default=True, help="seconds between batches")
+@click.option("--actor", default="operator", show_default=True, help="who rotates (audited)")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="re-encrypt although the bot has written nothing under the new key yet",
+)
+def keys_rotate(
+    new_key: bool, keys_file: Path | None, batch_size: int, pause: float, actor: str, force: bool
+) -> None:
+    """Rotate the data key: first `--new-key`, then (after a restart) re-encrypt every row.
+
+    With --new-key a new key is written first in the data keys file, older keys after
+    it; nothing in the database changes yet. Give that file to every web and worker
+    process and restart them, so all new writes use the new key; then run this command
+    without --new-key. It re-encrypts every row under an older key in small
+    transactions while the bot serves; stopped at any moment, running it again resumes.
+    """
+    from store import rotation
+
+    settings = _settings()
+    if new_key:
+        path = _data_keys_file(settings, keys_file)
+        key_id = rotation.add_data_key(path)
+        click.echo(f"New data key {key_id} written first in {path} (it now encrypts).")
+        click.echo("Next: copy this file to the server (KRASIP_DATA_KEYS_FILE), restart the")
+        click.echo("web and worker processes, then run `krasip keys rotate` to re-encrypt.")
+        return
+    runtime = build_runtime(settings)
+    current = runtime.keys.data.current_id
+    click.echo(f"Re-encrypting every row under data key {current} (batches of {batch_size}).")
+
+    def report(progress: rotation.Progress) -> None:
+        click.echo(f"  {progress.column}: {progress.rewritten} re-encrypted")
+
+    try:
+        with runtime.db.transaction() as session:
+            before = rotation.totals(rotation.status(session))
+            if before and not before.get(current) and not force:
+                # A bot still running with the old keys could not read what is rewritten.
+                raise click.ClickException(
+                    f"no row is under data key {current} yet: restart the web and worker "
+                    "processes with the new data keys first (--force if the bot is idle)"
+                )
+            moved = rotation.reindex(session, runtime.keys)
+        if moved:
+            click.echo(f"{moved} staff LINE links and groups moved to the current lookup pepper.")
+        rewritten, failed = 0, 0
+        for _ in range(3):  # rows a not yet restarted process wrote meanwhile: again
+            for done in rotation.rotate(
+                runtime.db, runtime.keys, batch_size=batch_size, pause=pause, report=report
+            ):
+                rewritten += done.rewritten
+                failed += done.failed
+            with runtime.db.transaction() as session:
+                left = rotation.totals(rotation.status(session))
+            old = sum(n for key_id, n in left.items() if key_id != current)
+            if old <= failed:
+                break
+        with runtime.db.transaction() as session:
+            repo.audit(
+                session,
+                actor=actor,
+                action="keys.rotate",
+                now=utc_now(),
+                detail=f"cli; to data key {current}; {rewritten} rows re-encrypted",
+            )
+    finally:
+        runtime.close()
+    click.echo(f"{rewritten} rows re-encrypted; {old} still under older keys.")
+    if old:
+        raise click.ClickException(
+            f"{old} rows are still under older keys ({failed} do not open where they are);"
+            " see `krasip keys status`"
+        )
+    click.echo("Done. `krasip keys status` says which old keys can now be removed.")
+
+
+@keys.command("new-pepper")
+@click.option(
+    "--pepper-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="KRASIP_LOOKUP_PEPPER_FILE",
+    required=True,
+    help="the lookup pepper file (default: KRASIP_LOOKUP_PEPPER_FILE)",
+)
+@click.option(
+    "--old-peppers-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="KRASIP_OLD_LOOKUP_PEPPERS_FILE",
+    required=True,
+    help="where the old peppers are kept (default: KRASIP_OLD_LOOKUP_PEPPERS_FILE)",
+)
+def keys_new_pepper(pepper_file: Path, old_peppers_file: Path) -> None:
+    """Rotate the lookup pepper: a new one, the current one kept among the old ones.
+
+    Tokens are known only to reporters, so a case moves to the new pepper at its next
+    lookup; the old peppers stay configured for as long as old tokens must answer.
+    """
+    from store import rotation
+
+    rotation.add_pepper(pepper_file, old_peppers_file)
+    click.echo(f"New lookup pepper written to {pepper_file}; the old one is first in")
+    click.echo(f"{old_peppers_file}. Give both files to the server (KRASIP_LOOKUP_PEPPER_FILE,")
+    click.echo("KRASIP_OLD_LOOKUP_PEPPERS_FILE), restart the web and worker processes, then run")
+    click.echo("`krasip keys rotate` to move staff LINE links and groups to the new pepper.")
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """How many rows each data key protects, per table and in total."""
+    from store import rotation
+
+    runtime = build_runtime(_settings())
+    try:
+        with runtime.db.transaction() as session:
+            counts = rotation.status(session)
+    finally:
+        runtime.close()
+    configured = runtime.keys.data.key_ids
+    total = rotation.totals(counts)
+    ids = [*configured, *sorted(k for k in total if k not in configured)]
+    click.echo(f"Data keys: {', '.join(configured)} (the first encrypts)")
+    click.echo(f"{'column':34}" + "".join(f"{key_id:>12}" for key_id in ids))
+    for column, found in counts.items():
+        click.echo(f"{column:34}" + "".join(f"{found.get(k, 0):>12}" for k in ids))
+    click.echo(f"{'total':34}" + "".join(f"{total.get(k, 0):>12}" for k in ids))
+    for key_id in configured[1:]:
+        if total.get(key_id, 0):
+            click.echo(f"Key {key_id} still protects {total[key_id]} rows: keep it configured.")
+        else:
+            click.echo(
+                f"Key {key_id} protects no rows: it can be removed from the configuration "
+                "(keep it with the backups made before the rotation)."
+            )
+    for key_id in ids[len(configured) :]:
+        click.echo(f"Key {key_id} protects {total[key_id]} rows but is NOT configured.")
 
 
 # --- audit -----------------------------------------------------------------------------
@@ -731,6 +1054,86 @@ def report_monthly(year: int, month: int, as_csv: bool) -> None:
             if section != "channel_category"
             else f"{indent}{sub_key:<26} {count:>5}"
         )
+
+
+# --- retention -------------------------------------------------------------------------
+
+
+@main.group("retention")
+def retention_group() -> None:
+    """Retention by policy: destroy identities and purge closed cases when their time is over."""
+
+
+@retention_group.command("plan")
+def retention_plan() -> None:
+    """What the next run would remove: counts and case numbers, no content."""
+    from bot.worker import retention_policy
+    from store import retention
+
+    runtime = build_runtime(_settings())
+    policy = retention_policy(runtime)
+    with runtime.db.transaction() as session:
+        planned, _, _ = retention.plan(session, policy, runtime.clock())
+    purged = set(planned.purges)
+    only_identity = [n for n in planned.identities if n not in purged]
+    click.echo(
+        f"identities to destroy ({policy.identity_days} days after closure): {len(only_identity)}"
+    )
+    for number in only_identity:
+        click.echo(f"  {number}")
+    click.echo(f"cases to purge ({policy.content_years} years after closure): {len(purged)}")
+    for number in planned.purges:
+        click.echo(f"  {number}")
+    click.echo(f"held by a custodian (kept): {len(planned.held)}")
+    for number in planned.held:
+        click.echo(f"  {number}")
+
+
+@retention_group.command("run")
+@click.option("--actor", default="retention", help="who runs it (audited)")
+def retention_run(actor: str) -> None:
+    """Destroy and purge what is due now (the worker does this daily)."""
+    from bot.worker import run_retention
+
+    runtime = build_runtime(_settings())
+    identities, purged = run_retention(runtime, actor)
+    click.echo(f"identities destroyed: {identities}; cases purged: {purged}")
+
+
+@retention_group.command("hold")
+@click.argument("case_number")
+@click.option("--reason", required=True, help="why the case must be kept (audited)")
+@click.option("--actor", required=True, help="the custodian's name (audited)")
+def retention_hold(case_number: str, reason: str, actor: str) -> None:
+    """Keep one case's identity and content past the retention clock."""
+    from store import retention
+
+    runtime = build_runtime(_settings())
+    try:
+        with runtime.db.transaction() as session:
+            case = retention.hold(
+                session, runtime.keys, case_number, reason=reason, actor=actor, now=utc_now()
+            )
+            number = case.number
+    except retention.RetentionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{number} is held until released (audited)")
+
+
+@retention_group.command("release")
+@click.argument("case_number")
+@click.option("--actor", required=True, help="the custodian's name (audited)")
+def retention_release(case_number: str, actor: str) -> None:
+    """Let the retention clock run again for one case."""
+    from store import retention
+
+    runtime = build_runtime(_settings())
+    try:
+        with runtime.db.transaction() as session:
+            number = retention.release(session, case_number, actor=actor, now=utc_now()).number
+    except retention.RetentionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{number} is no longer held (audited)")
 
 
 # --- demo data -------------------------------------------------------------------------

@@ -69,6 +69,9 @@ class Settings:
     # Seconds a webhook event may wait for a database lock before the webhook answers 503
     # (LINE waits 2 s, then redelivers what was not answered 200).
     webhook_db_wait: float = 1.0
+    # Events one web process handles at once; 0: two on SQLite (one writer at a time
+    # anyway), four on PostgreSQL. The rest queue in memory, in order, within the 2 s.
+    webhook_concurrency: int = 0
     deadline_check_every: timedelta = timedelta(minutes=15)
     line_timeout_seconds: float = 10.0
     public_url: str = "http://127.0.0.1:5000"
@@ -86,6 +89,10 @@ class Settings:
     audit_checkpoint_log: Path | None = None
     audit_checkpoint_every: timedelta = timedelta(hours=24)
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* are believed
+    # Retention (store/retention.py): after a case closes, its sealed identity is destroyed
+    # after these days and its content purged after these years (README, "Retention").
+    identity_retention_days: int = 90
+    content_retention_years: int = 10
 
     @property
     def development(self) -> bool:
@@ -195,6 +202,7 @@ def load_settings(
         outbox_max_attempts=_int(env_vars, "KRASIP_OUTBOX_MAX_ATTEMPTS", 12),
         sender_threads=_int(env_vars, "KRASIP_SENDER_THREADS", 4),
         webhook_db_wait=_int(env_vars, "KRASIP_WEBHOOK_DB_WAIT_MS", 1000) / 1000,
+        webhook_concurrency=_int(env_vars, "KRASIP_WEBHOOK_CONCURRENCY", 0),
         media_max_bytes=_int(env_vars, "KRASIP_MEDIA_MAX_BYTES", 25 * 1024 * 1024),
         media_max_items=_int(env_vars, "KRASIP_MEDIA_MAX_ITEMS", 10),
         lookup_global_ceiling=_int(env_vars, "KRASIP_LOOKUP_GLOBAL_CEILING", 300),
@@ -214,6 +222,8 @@ def load_settings(
             env_vars.get("KRASIP_AUDIT_CHECKPOINT_LOG") or instance / "audit-checkpoints.log"
         ),
         audit_checkpoint_every=timedelta(hours=_int(env_vars, "KRASIP_AUDIT_CHECKPOINT_HOURS", 24)),
+        identity_retention_days=_int(env_vars, "KRASIP_IDENTITY_RETENTION_DAYS", 90),
+        content_retention_years=_int(env_vars, "KRASIP_CONTENT_RETENTION_YEARS", 10),
     )
     if overrides:
         settings = replace(settings, **overrides)
@@ -221,6 +231,10 @@ def load_settings(
         raise ConfigError(
             "KRASIP_WEBHOOK_MAX_EVENT_AGE_MINUTES must be between 1 and 1440: older events "
             "would no longer be recognised as already handled, so a replayed one would act"
+        )
+    if settings.identity_retention_days < 1 or settings.content_retention_years < 1:
+        raise ConfigError(
+            "KRASIP_IDENTITY_RETENTION_DAYS and KRASIP_CONTENT_RETENTION_YEARS must be at least 1"
         )
     if settings.keys is None:
         settings = replace(settings, keys=_key_material(env_vars, settings, missing))
@@ -253,7 +267,11 @@ def _key_material(
                 audit[1] or _file(folder / AUDIT_SIGNING_KEY),
             ]
         missing.extend(n for n, v in zip(audit_names, audit, strict=True) if not v)
-        return KeyMaterial(*values, *(v or "" for v in audit))  # type: ignore[arg-type]
+        return KeyMaterial(
+            *values,  # type: ignore[arg-type]
+            *(v or "" for v in audit),
+            old_peppers=_read_secret(environ, "KRASIP_OLD_LOOKUP_PEPPERS") or "",
+        )
     if settings.development:
         try:
             if (folder / IDENTITY_PUBLIC).exists():

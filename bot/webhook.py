@@ -48,6 +48,20 @@ def _busy() -> _Busy:
     return busy
 
 
+def _gate() -> threading.BoundedSemaphore:
+    """At most a few events in the database at once per process: more only queue on the
+    database's locks (SQLite has one writer), where a wait cannot be bounded fairly and a
+    flood of wrong tokens would starve a reporter's lookup."""
+    gate = current_app.extensions.get("krasip.gate")
+    if gate is None:
+        settings = _runtime().settings
+        size = settings.webhook_concurrency or (
+            2 if settings.database_url.startswith("sqlite") else 4
+        )
+        gate = current_app.extensions.setdefault("krasip.gate", threading.BoundedSemaphore(size))
+    return gate
+
+
 def _runtime() -> Runtime:
     runtime: Runtime = current_app.extensions["krasip"]
     return runtime
@@ -82,6 +96,10 @@ def callback() -> Response:
     wait = runtime.settings.webhook_db_wait
     processor = EventProcessor(runtime, wait=wait)
     to_send: list[Delivery] = []
+    gate = _gate()
+    if events and not gate.acquire(timeout=ANSWER_WITHIN / 2):
+        log.warning("webhook queue full; LINE will redeliver")
+        return _plain("temporarily unavailable", 503)
     try:
         for event in events:
             left = ANSWER_WITHIN - (time.monotonic() - started)
@@ -97,6 +115,8 @@ def callback() -> Response:
         log.error("webhook could not reach the database in time")
         return _plain("temporarily unavailable", 503)
     finally:
+        if events:
+            gate.release()
         # Whatever committed goes out now, in the background: LINE never waits on LINE.
         if to_send and runtime.settings.send_after_commit:
             runtime.start_dispatcher().submit_claimed(to_send)

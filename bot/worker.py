@@ -17,7 +17,7 @@ from bot.line import ContentUnavailable
 from bot.logs import log_failure
 from bot.notifications import Notifier
 from bot.runtime import Runtime
-from store import media, notices, outbox, repo, sanitize, staff, vault
+from store import media, notices, outbox, repo, retention, sanitize, staff, vault
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ DIGEST_CHECK_EVERY = timedelta(minutes=1)
 ORPHAN_AGE = timedelta(days=7)
 DEAD_MEMORY = timedelta(days=7)  # time for staff to retry a dead letter; then it is shredded
 SENT_MEMORY = timedelta(days=30)  # delivered rows hold no content; keep them for the record
+RETENTION_EVERY = timedelta(days=1)
 
 
 class Worker:
@@ -65,6 +66,8 @@ class Worker:
             done["cleaning"] = self.cleaning()
         if self._due("audit_checkpoint", CHECKPOINT_CHECK_EVERY, now):
             done["audit_checkpoint"] = self.checkpoints.run()
+        if self._due("retention", RETENTION_EVERY, now):
+            done["retention"] = self.retention()
         # Last, so that what the other jobs queued goes out in this same pass.
         done["delivery"] = self.delivery()
         return done
@@ -193,3 +196,28 @@ class Worker:
                 days,
             )
         return len(expired) + orphans + links
+
+    def retention(self) -> int:
+        """Destroy identities and purge contents whose time is over (README, "Retention"),
+        then make the database files forget them; returns how many cases were touched."""
+        done = run_retention(self.rt)
+        if any(done):
+            log.info("retention: %s identities destroyed, %s cases purged", *done)
+        if not self.shredder.run():
+            log.info("shredding postponed: a reader holds an old snapshot")
+        return sum(done)
+
+
+def retention_policy(runtime: Runtime) -> retention.Policy:
+    settings = runtime.settings
+    return retention.Policy(settings.identity_retention_days, settings.content_retention_years)
+
+
+def run_retention(runtime: Runtime, actor: str = "retention") -> tuple[int, int]:
+    """One retention run, committed and compacted: (identities destroyed, cases purged)."""
+    with runtime.db.transaction() as session:
+        done = retention.run(session, retention_policy(runtime), runtime.clock(), actor=actor)
+    if done.identities or done.purges:
+        retention.compact(runtime.db.engine)
+    purged = set(done.purges)
+    return len([n for n in done.identities if n not in purged]), len(done.purges)

@@ -167,6 +167,8 @@ def create_app(
         EMULATOR_WEBHOOK_URL=webhook_url,
         EMULATOR_REPLY_TOKEN_TTL=reply_token_ttl,
         EMULATOR_LATENCY_MS=0,
+        # LINE's own waits are longer and unpublished; these keep a local session brisk.
+        EMULATOR_REDELIVERY_WAITS=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
         EMULATOR_DESTINATION="U" + hashlib.sha256(channel_secret.encode()).hexdigest()[:32],
     )
     state = EmulatorState(clock)
@@ -656,6 +658,19 @@ def create_app(
             {"status": resp.status_code, "events": events, "event": events[0] if events else None}
         )
 
+    def deliver(events: list[dict[str, Any]]) -> Any:
+        """Send a user's event as LINE does with "Webhook redelivery" on: a bot that did
+        not answer 200 (a busy bot's fast 503) gets the same event again, marked as a
+        redelivery, after growing waits."""
+        resp = post_to_webhook(events)
+        for wait in app.config["EMULATOR_REDELIVERY_WAITS"]:
+            if not isinstance(resp, Response) or resp.get_json().get("status") == 200:
+                break
+            time.sleep(wait)
+            events = [{**e, "deliveryContext": {"isRedelivery": True}} for e in events]
+            resp = post_to_webhook(events)
+        return resp
+
     def base_event(kind: str, source: dict[str, Any], *, reply: bool) -> dict[str, Any]:
         now = state.clock()
         event: dict[str, Any] = {
@@ -778,7 +793,7 @@ def create_app(
 
         if shown is not None:
             state.add_entry(chat_id, "user", {**shown, "from": user_id})
-        resp = post_to_webhook([event])
+        resp = deliver([event])
         if isinstance(resp, Response):
             data = resp.get_json()
             data["seq_before"] = seq_before

@@ -264,6 +264,57 @@ class IdentityPrivateKey:
             raise misplaced
         return record
 
+    def reseal(
+        self,
+        sealed: bytes,
+        case_number: str,
+        new: IdentityPublicKey,
+        *,
+        draft: str | None = None,
+    ) -> bytes | None:
+        """The bound identity of ``case_number`` sealed again to ``new``, each field to the
+        same place (case or draft) it was bound to; None when nothing in it is under this
+        key any more (already moved). Nothing opened leaves this function.
+
+        A record already labelled with ``new`` is still tried field by field: a draft
+        begun before the server switched keys can hold fields sealed to this one.
+        """
+        if not is_bound_identity(sealed):
+            raise LegacySealedIdentity(f"the identity of {case_number} is not bound yet")
+        misplaced = MisplacedCiphertext(f"the sealed identity does not belong to {case_number}")
+        try:
+            envelope = json.loads(sealed[len(IDENTITY_PREFIX) :])
+            fingerprint = str(envelope["key"])
+            parts = {
+                str(field): (str(part["to"]), _unb64(str(part["ct"])))
+                for field, part in envelope["parts"].items()
+            }
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise misplaced from exc
+        mine = fingerprint == self.public_key().fingerprint()
+        if not mine and fingerprint != new.fingerprint():
+            raise CryptoError(f"the identity of {case_number} was sealed to another key")
+        moved = False
+        out: dict[str, dict[str, str]] = {}
+        for field, (scope, ct) in parts.items():
+            place = case_number if scope == "case" else draft if scope == "draft" else None
+            if place is None:
+                raise misplaced
+            info = _part_info(scope, place, field)
+            try:
+                value = _SUITE.decrypt(ct, self._hpke_key(), info=info)
+            except (InvalidTag, ValueError) as exc:
+                if mine:
+                    raise misplaced from exc
+                out[field] = {"to": scope, "ct": _b64(ct)}  # already under the new key
+                continue
+            out[field] = {"to": scope, "ct": _b64(_SUITE.encrypt(value, new._hpke_key(), info))}
+            moved = True
+        if not moved and not mine:
+            return None
+        envelope = {"key": new.fingerprint(), "parts": out}
+        return IDENTITY_PREFIX + json.dumps(envelope, sort_keys=True).encode()
+
     def open_legacy(self, sealed: bytes) -> dict[str, str]:
         """Open a version 1 (unbound) record: only `krasip keys rebind` does this."""
         try:
@@ -349,6 +400,11 @@ class DataKeyring:
     @property
     def current_id(self) -> str:
         return self._current.key_id
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """Every configured key id, the encrypting one first."""
+        return tuple(self._by_id)
 
     def encrypt(self, plaintext: bytes, purpose: str) -> bytes:
         nonce = os.urandom(12)
@@ -457,9 +513,15 @@ class Keyring:
     identity: IdentityPublicKey
     data: DataKeyring
     pepper: Pepper
+    # Peppers before the last rotation: a token is only known to its reporter, so a case
+    # filed under one moves to ``pepper`` at its next lookup (README "Rotating keys").
+    old_peppers: tuple[Pepper, ...] = ()
 
     def token_hash(self, token: str) -> str:
         return self.pepper.digest("token", token)
+
+    def old_token_hashes(self, token: str) -> list[str]:
+        return [old.digest("token", token) for old in self.old_peppers]
 
 
 def new_data_key(key_id: str) -> DataKey:

@@ -23,6 +23,7 @@ IDENTITY_PUBLIC = "identity_public.txt"
 IDENTITY_PRIVATE = "identity_private.json"
 DATA_KEYS = "data_keys.txt"
 PEPPER = "lookup_pepper.txt"
+OLD_PEPPERS = "old_lookup_peppers.txt"  # only after a pepper rotation
 # The audit keys are kept here with the others, never in the database or its backups.
 AUDIT_KEY = "audit_key.txt"
 AUDIT_SIGNING_KEY = "audit_signing_key.txt"
@@ -38,12 +39,16 @@ class KeyMaterial:
     pepper: str = field(repr=False)
     audit_key: str = field(default="", repr=False)
     audit_signing_key: str = field(default="", repr=False)
+    old_peppers: str = field(default="", repr=False)  # comma-separated, newest first
 
     def keyring(self) -> Keyring:
         return Keyring(
             identity=IdentityPublicKey.from_text(self.identity_public),
             data=DataKeyring(DataKeyring.parse(self.data_keys)),
             pepper=Pepper(Pepper.parse(self.pepper)),
+            old_peppers=tuple(
+                Pepper(Pepper.parse(part)) for part in self.old_peppers.split(",") if part.strip()
+            ),
         )
 
     def audit_keys(self) -> AuditKeys:
@@ -160,6 +165,7 @@ def read_folder(folder: Path) -> KeyMaterial:
             pepper=(folder / PEPPER).read_text().strip(),
             audit_key=_optional(folder / AUDIT_KEY),
             audit_signing_key=_optional(folder / AUDIT_SIGNING_KEY),
+            old_peppers=_optional(folder / OLD_PEPPERS),
         )
     except FileNotFoundError as exc:
         raise CryptoError(f"key file missing: {exc.filename}") from exc

@@ -143,6 +143,9 @@ class Case(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_key_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    # Set by the retention run (store.retention): the identity destroyed, the content purged.
+    identity_destroyed_at: Mapped[datetime | None] = mapped_column(MinuteDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(MinuteDateTime)
 
     messages: Mapped[list[CaseMessage]] = relationship(
         back_populates="case", order_by="CaseMessage.id"
@@ -289,6 +292,20 @@ class LookupFailure(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(MinuteDateTime, index=True)
+
+
+class RetentionHold(Base):
+    """A custodian's hold on a closed case: while it stands, retention removes neither the
+    sealed identity nor the content. The reason is encrypted, bound to the case number."""
+
+    __tablename__ = "retention_hold"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class LookupThrottle(Base):

@@ -479,6 +479,8 @@ def create_case(
 
 
 def _stored_content(keys: Keyring, case: Case) -> dict[str, Any]:
+    if case.purged_at is not None:
+        return {}  # a tombstone (store/retention.py): the report was purged
     raw = open_in_place(keys.data, case.content_ct, _content_aad(case.number), case.number)
     content = json.loads(raw)
     if not isinstance(content, dict):
@@ -537,8 +539,27 @@ def rebind_identity(keys: Keyring, case: Case, identity: dict[str, str]) -> None
     case.content_ct = keys.data.encrypt_json(content, _content_aad(case.number))
 
 
+def replace_sealed_identity(keys: Keyring, case: Case, sealed: bytes, fingerprint: str) -> None:
+    """Put a re-sealed identity (`krasip keys reseal`) on its case; the content records
+    its new SHA-256, keeping the draft binding."""
+    content = _stored_content(keys, case)
+    record = content.get(SEALED_IDENTITY)
+    draft = record.get("draft") if isinstance(record, dict) else None
+    content[SEALED_IDENTITY] = {"sha256": hashlib.sha256(sealed).hexdigest(), "draft": draft}
+    case.identity_sealed = sealed
+    case.identity_key_fingerprint = fingerprint
+    case.content_ct = keys.data.encrypt_json(content, _content_aad(case.number))
+
+
 def find_case_by_token(session: Session, keys: Keyring, token: str) -> Case | None:
-    return session.scalars(select(Case).where(Case.token_hash == keys.token_hash(token))).first()
+    """The case of ``token``; one filed under an old pepper moves to the current one."""
+    case = session.scalars(select(Case).where(Case.token_hash == keys.token_hash(token))).first()
+    if case is None and keys.old_peppers:
+        old = keys.old_token_hashes(token)
+        case = session.scalars(select(Case).where(Case.token_hash.in_(old))).first()
+        if case is not None:
+            case.token_hash = keys.token_hash(token)
+    return case
 
 
 def public_note(keys: Keyring, case: Case) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, insert, select, text, update
 
 import handlers
 from bot import create_app
@@ -24,10 +24,10 @@ from emulator.client import Emulator, LineUser
 from emulator.server import EmulatorServer
 from handlers.model import Context, Incoming
 from store import migrate, repo
-from store.crypto import Keyring
+from store.crypto import Keyring, bind
 from store.db import Database
 from store.migrate import MigrationNeedsKeys
-from store.models import CaseMessage
+from store.models import Case, CaseMessage
 from tests.conftest import Bot, Chat, Clock, Keys, make_settings, texts_of
 
 BEFORE_VAULT = "0005"
@@ -40,25 +40,43 @@ def _old_rows(url: str, keyring: Keyring, user_id: str) -> int:
     state = handlers.handle(None, Incoming(kind="text", text="ร้องเรียน"), Context(now, None))  # type: ignore[arg-type]
     db = Database(url)
     with db.transaction() as session:
-        case = repo.create_case(
-            session,
-            keyring,
-            now=now,
-            token="7KQ2-M9XD-4FRA-8PZT",
-            channel="line",
-            lang="th",
-            category="money",
-            district_code="1004",
-            anonymous=True,
-            meets_anonymous_bar=False,
-            content={"description": "old case"},
-            identity=None,
-            notify_user_id=None,
+        # Core inserts naming the old revision's columns: the models have moved on since.
+        number = "KRS-2026-000001"
+        content_ct, _ = repo.seal_case(keyring, number, {"description": "old case"}, None)
+        case_id = session.execute(
+            insert(Case.__table__)
+            .values(
+                number=number,
+                channel="line",
+                lang="th",
+                category="money",
+                district_code="1004",
+                anonymous=True,
+                meets_anonymous_bar=False,
+                status="received",
+                filed_at=now,
+                updated_at=now,
+                content_ct=content_ct,
+                token_hash=keyring.token_hash("7KQ2-M9XD-4FRA-8PZT"),
+            )
+            .returning(Case.__table__.c.id)
+        ).scalar_one()
+        message_id = session.execute(
+            insert(CaseMessage.__table__)
+            .values(case_id=case_id, direction="staff", body_ct=b"", created_at=now)
+            .returning(CaseMessage.__table__.c.id)
+        ).scalar_one()
+        body = keyring.data.encrypt_text(
+            "ขอเอกสารเพิ่ม", bind(repo.MESSAGE_BODY, number, message_id, "staff")
         )
-        repo.add_message(session, keyring, case.case_id, "staff", "ขอเอกสารเพิ่ม", now)
+        session.execute(
+            update(CaseMessage.__table__)
+            .where(CaseMessage.__table__.c.id == message_id)
+            .values(body_ct=body)
+        )
         session.execute(
             text("UPDATE \"case\" SET notify_ct = :ct, notify_key = 'k' WHERE id = :id"),
-            {"ct": keyring.data.encrypt(user_id.encode(), "case.notify"), "id": case.case_id},
+            {"ct": keyring.data.encrypt(user_id.encode(), "case.notify"), "id": case_id},
         )
         session.execute(
             text(
@@ -92,7 +110,7 @@ def _old_rows(url: str, keyring: Keyring, user_id: str) -> int:
             {"e": EVENT_ID, "now": now},
         )
     db.dispose()
-    return case.case_id
+    return int(case_id)
 
 
 @pytest.fixture

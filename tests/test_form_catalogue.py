@@ -103,7 +103,8 @@ def _string_literals(path: Path) -> list[str]:
     sorted(
         str(p.relative_to(HANDLERS))
         for p in [*HANDLERS.glob("*.py"), *HANDLERS.glob("steps/*.py")]
-        if p.name not in ("model.py",)
+        # redaction.py holds patterns that find identifying words; none is ever shown.
+        if p.name not in ("model.py", "redaction.py")
     ),
 )
 def test_no_user_facing_text_outside_the_catalogue(module: str) -> None:

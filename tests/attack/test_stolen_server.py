@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pyotp
 from carving import Person, Recorder, judge, summary
 from PIL import Image
 
@@ -107,7 +108,7 @@ class Desk:
         self.client = bot.app.test_client()
         self.csrf = ""
         with bot.runtime.db.transaction() as session:
-            staff.create_user(
+            user = staff.create_user(
                 session,
                 username="officer",
                 display_name="Officer",
@@ -115,6 +116,7 @@ class Desk:
                 password=STAFF_PASSWORD,
                 now=clock(),
             )
+            self.totp = pyotp.TOTP(staff.start_totp_enrolment(bot.runtime.keys, user))
 
     def _page(self, path: str) -> str:
         html = self.client.get(path).get_data(as_text=True)
@@ -129,6 +131,13 @@ class Desk:
         response = self.client.post(
             "/console/login",
             data={"csrf_token": self.csrf, "username": "officer", "password": STAFF_PASSWORD},
+        )
+        assert response.headers["Location"].endswith("/console/login/totp"), response.status_code
+        self._page("/console/login/totp")
+        self.clock.advance(seconds=30)  # a TOTP step is accepted once
+        response = self.client.post(
+            "/console/login/totp",
+            data={"csrf_token": self.csrf, "code": self.totp.at(self.clock())},
         )
         assert response.status_code == 302 and response.headers["Location"].endswith(
             "/console/cases"
