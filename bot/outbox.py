@@ -28,7 +28,7 @@ CLAIM_LEASE = timedelta(seconds=60)  # the backstop for a claim whose sender is 
 # A sending process renews its heartbeat this often; rows it holds are taken over once its
 # heartbeat is this old. Long enough to ride out a database stall of a few seconds.
 HEARTBEAT_EVERY = 2.0
-SENDER_TTL = timedelta(seconds=10)
+SENDER_TTL = timedelta(seconds=7)  # plus up to one 5-second tick: gone within 12 s
 
 
 def enqueue_replies(

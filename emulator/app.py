@@ -4,6 +4,7 @@ control API that plays LINE users and delivers signed webhook events to the bot.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import hmac
 import itertools
@@ -69,6 +70,8 @@ class EmulatorState:
             self.seq = 0
             self.users: dict[str, dict[str, Any]] = {}
             self.inbox: list[dict[str, Any]] = []
+            # The same entries per chat: a page polling its chat reads only its own.
+            self.chats: dict[str, list[dict[str, Any]]] = {}
             self.contents: dict[str, tuple[bytes, str]] = {}
             # Content served as a generated stream (test support), by message id or "*".
             self.streams: dict[str, dict[str, Any]] = {}
@@ -112,6 +115,7 @@ class EmulatorState:
                 "at": self.clock(),
             }
             self.inbox.append(entry)
+            self.chats.setdefault(chat_id, []).append(entry)
             if via != "user":
                 # LINE hides the loading animation once a message arrives.
                 self.loading_until.pop(chat_id, None)
@@ -841,10 +845,11 @@ def create_app(
         since = request.args.get("since", default=0, type=int)
         include_user = request.args.get("include_user") in ("1", "true")
         with state.lock:
+            chat = state.chats.get(chat_id, [])
             items = [
                 {k: e[k] for k in ("seq", "via", "message", "at")}
-                for e in state.inbox
-                if e["to"] == chat_id and e["seq"] > since and (include_user or e["via"] != "user")
+                for e in chat[bisect.bisect_right(chat, since, key=lambda e: e["seq"]) :]
+                if include_user or e["via"] != "user"
             ]
             loading = state.loading_until.get(chat_id, 0) > state.clock()
             last = state.seq

@@ -275,14 +275,16 @@ class OutboxMessage(Base):
 
 
 class OutboxSender(Base):
-    """A process that sends outbox rows, alive while its heartbeat renews ``alive_until``.
+    """A process that sends outbox rows, alive while its heartbeat renews ``alive_tick``.
 
-    Its times are the process's, not a reporter's; its id is random per process start."""
+    Liveness is counted in ticks of a few seconds since the epoch, never stored as an
+    instant: a reporter's times are kept to the minute, and a heartbeat stamped to the
+    second could match one. Its id is random per process start."""
 
     __tablename__ = "outbox_sender"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    alive_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    alive_tick: Mapped[int] = mapped_column(BigInteger)
 
 
 class LookupFailure(Base):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
@@ -153,7 +154,7 @@ def claim(
     A row another sender holds is due again once its lease ran out or that sender's
     heartbeat stopped (the process died or stopped without recording it)."""
     alive = exists().where(
-        OutboxSender.id == OutboxMessage.claimed_by, OutboxSender.alive_until >= wall_clock()
+        OutboxSender.id == OutboxMessage.claimed_by, OutboxSender.alive_tick >= tick()
     )
     orphaned = OutboxMessage.claimed_by.is_not(None) & ~alive
     due = ((OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now)) | (
@@ -251,21 +252,24 @@ def mark_failed(
     return "pending" if result.rowcount else "lost claim"  # type: ignore[attr-defined]
 
 
-def wall_clock() -> datetime:
-    """Process liveness is judged on real time, never on the register's clock: that clock
-    can be set (tests, a replayed day), and a jump must not make every live sender look
-    dead and its rows sent twice."""
-    return datetime.now(UTC)
+TICK_SECONDS = 5
+
+
+def tick(ahead: timedelta = timedelta(0)) -> int:
+    """Real time in ticks of ``TICK_SECONDS``. Process liveness is judged on real time,
+    never on the register's clock: that clock can be set (tests, a replayed day), and a
+    jump must not make every live sender look dead and its rows sent twice."""
+    return int((time.time() + ahead.total_seconds()) // TICK_SECONDS)
 
 
 def heartbeat(session: Session, sender: str, ttl: timedelta) -> None:
     """Register or renew a sending process: its claims hold for ``ttl`` of real time."""
-    alive_until = wall_clock() + ttl
+    alive = tick(ttl)
     renewed = session.execute(
-        update(OutboxSender).where(OutboxSender.id == sender).values(alive_until=alive_until)
+        update(OutboxSender).where(OutboxSender.id == sender).values(alive_tick=alive)
     )
     if not renewed.rowcount:  # type: ignore[attr-defined]
-        session.add(OutboxSender(id=sender, alive_until=alive_until))
+        session.add(OutboxSender(id=sender, alive_tick=alive))
 
 
 def retire(session: Session, sender: str) -> None:
@@ -275,8 +279,8 @@ def retire(session: Session, sender: str) -> None:
 
 def prune_senders(session: Session, stopped_for: timedelta) -> int:
     """Forget senders whose heartbeat stopped ``stopped_for`` ago (their rows stay due)."""
-    before = wall_clock() - stopped_for
-    result = session.execute(delete(OutboxSender).where(OutboxSender.alive_until < before))
+    before = tick(-stopped_for)
+    result = session.execute(delete(OutboxSender).where(OutboxSender.alive_tick < before))
     return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 

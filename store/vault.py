@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -110,6 +111,10 @@ def _count_destroyed(session: Session, stmt: Delete) -> int:
 # --- day keys ------------------------------------------------------------------------
 
 _day_cache: dict[tuple[int, int], Pepper] = {}
+# Days found to have no key (yesterday's, on a quiet register), so every event does not ask
+# again; remembered briefly, since a process whose clock is a moment behind may create it.
+_day_absent: dict[tuple[int, int], float] = {}
+ABSENT_FOR = 30.0
 _CREATED = "krasip_vault_days_created"
 _day_lock = threading.Lock()
 
@@ -122,11 +127,16 @@ def _day_pepper(session: Session, keys: Keyring, day: int, *, create: bool) -> P
     cache_key = (id(keys), day)
     with _day_lock:
         cached = _day_cache.get(cache_key)
+        absent = time.monotonic() - _day_absent.get(cache_key, -ABSENT_FOR) < ABSENT_FOR
     if cached is not None:
         return cached
+    if absent and not create:
+        return None
     wrapped = session.scalar(select(VaultEpoch.wrapped).where(VaultEpoch.day == day))
     if wrapped is None:
         if not create:
+            with _day_lock:
+                _day_absent[cache_key] = time.monotonic()
             return None
         session.execute(
             _insert(session)(VaultEpoch)
@@ -144,6 +154,9 @@ def _day_pepper(session: Session, keys: Keyring, day: int, *, create: bool) -> P
         # A process keeps at most the days still alive; older ones leave its memory too.
         for stale in [k for k in _day_cache if k[1] <= day - DAYS_KEPT]:
             del _day_cache[stale]
+        for stale in [k for k in _day_absent if k[1] <= day - DAYS_KEPT]:
+            del _day_absent[stale]
+        _day_absent.pop(cache_key, None)
         _day_cache[cache_key] = pepper
     return pepper
 

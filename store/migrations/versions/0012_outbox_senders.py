@@ -5,7 +5,8 @@ Revises: 0011
 Create Date: 2026-12-10
 
 A claimed outbox row names the process sending it (``claimed_by``); each sending process
-renews its ``outbox_sender`` row every few seconds. A row whose sender stopped renewing is
+renews its ``outbox_sender`` row every few seconds (counted in ticks, never stored as an
+instant). A row whose sender stopped renewing is
 taken over within seconds, instead of waiting out a lease kept to the minute. Nothing
 needs rewriting: rows claimed before this have no sender and keep their lease.
 """
@@ -25,7 +26,7 @@ def upgrade() -> None:
     op.create_table(
         "outbox_sender",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("alive_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("alive_tick", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
