@@ -93,7 +93,9 @@ def callback() -> Response:
     if events and busy.now():
         return _plain("temporarily unavailable", 503)
     started = time.monotonic()
-    wait = runtime.settings.webhook_db_wait
+    wait = runtime.settings.webhook_db_wait or (
+        1.0 if runtime.settings.database_url.startswith("sqlite") else 0.5
+    )
     processor = EventProcessor(runtime, wait=wait)
     to_send: list[Delivery] = []
     gate = _gate()
