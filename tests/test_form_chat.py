@@ -357,6 +357,15 @@ def test_the_understood_date_is_shown_back_in_buddhist_era_and_confirmed() -> No
     }
 
 
+def test_a_relative_date_counts_from_when_it_was_sent_not_when_it_arrived() -> None:
+    reporter = _at_when()
+    # LINE redelivers the message the next day: "3 days ago" still counts from Friday.
+    reporter.sent_ms = int(reporter.now.timestamp() * 1000)
+    reporter.now += timedelta(hours=20)
+    shown = reporter.text("3 วันก่อน")
+    assert "17 มี.ค. 2569" in texts_of(shown.replies)
+
+
 def test_a_wrongly_understood_date_can_be_corrected() -> None:
     reporter = _at_when("en")
     reporter.text("last Tuesday")

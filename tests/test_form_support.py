@@ -43,6 +43,8 @@ def unseal(sealed: str) -> tuple[str, str, str]:
     assert sealed.startswith(SEALED), "not sealed"
     draft_id, field, value = json.loads(base64.b64decode(sealed.removeprefix(SEALED)))
     return draft_id, field, value
+
+
 TOKEN = "7KQ2-M9XD-4FRA-8PZT"
 
 
@@ -187,13 +189,18 @@ class Reporter:
     lookup: FakeLookup = field(default_factory=FakeLookup)
     limits: Limits = field(default_factory=Limits)
     now: datetime = NOW
+    sent_ms: int | None = None  # LINE's timestamp of the next messages (None: none given)
     state: State | None = None
     last: Result | None = None
     effects: list[Effect] = field(default_factory=list)
 
     def send(self, incoming: Incoming) -> Result:
         ctx = Context(
-            now=self.now, lookup=self.lookup, limits=self.limits, seal_identity=fake_seal
+            now=self.now,
+            lookup=self.lookup,
+            limits=self.limits,
+            seal_identity=fake_seal,
+            sent_ms=self.sent_ms,
         )
         result = handle(self.state, incoming, ctx)
         assert line_errors(result.replies) == [], texts_of(result.replies)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from handlers.dates import bangkok_today, parse_when, understood
 from handlers.form import (
     Step,
@@ -26,7 +28,11 @@ def answer_date(turn: Turn, step: Step, body: str) -> None:
     if refuse_text(turn, body, text_limit(turn, step)):
         reask(turn)
         return
-    today = turn.ctx.today_bangkok or bangkok_today(turn.ctx.now)
+    # "Yesterday" means the day before the reporter sent it, even if LINE redelivered late.
+    sent = turn.ctx.now
+    if turn.ctx.sent_ms is not None:
+        sent = datetime.fromtimestamp(turn.ctx.sent_ms / 1000, UTC)
+    today = turn.ctx.today_bangkok or bangkok_today(sent)
     answer = parse_when(body, today)
     turn.state.pop("when_to_check", None)
     if answer.error:
