@@ -249,7 +249,8 @@ def hold(
         action="retention.hold",
         now=now,
         case_id=case.id,
-        detail=f"{case.number}; reason: {reason}",
+        # The reason may name the matter: it stays encrypted with the hold, not in the log.
+        detail=f"{case.number}; reason kept encrypted with the hold",
     )
     return case
 

@@ -167,6 +167,7 @@ def test_a_closed_case_walks_the_retention_clock(bot: Bot, clock: Clock) -> None
         assert repo.verify_audit(session) == [], "the audit chain holds"
         details = [e.detail for e in session.scalars(select(AuditEntry))]
     assert not any(WORDS in d or NAME in d for d in details), "no content in the audit log"
+    assert not any("ป.ป.ช." in d for d in details), "a hold's reason stays encrypted"
     assert bot.worker.retention() == 0, "a purged case is not purged again"
 
 
