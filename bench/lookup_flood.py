@@ -328,9 +328,10 @@ def _main_processes(args: argparse.Namespace) -> None:
     import subprocess
     import sys
 
+    import psutil
     import requests
 
-    from bench.run import ROOT, Fleet, free_port, wait_http
+    from bench.run import ROOT, Fleet, Monitor, free_port, postgres_processes, wait_http
     from bot import runtime as bot_runtime
     from bot.config import load_settings
 
@@ -379,6 +380,12 @@ def _main_processes(args: argparse.Namespace) -> None:
                 reporters = file_cases(runtime, args.reporters)
             finally:
                 runtime.close()
+            roots = {proc.name: proc.popen.pid for proc in fleet.procs}
+            extra = {"loadgen": [psutil.Process()]}
+            if not database_url.startswith("sqlite"):
+                extra["postgres"] = postgres_processes()
+            monitor = Monitor(roots, extra)
+            monitor.begin()
             result = flood(
                 Emulator(line_url),
                 lambda: datetime.now(UTC),
@@ -386,10 +393,14 @@ def _main_processes(args: argparse.Namespace) -> None:
                 accounts=args.accounts,
                 wrong_tokens=args.wrong_tokens,
             )
+            monitor.end()
         finally:
             fleet.stop()
         print(f"database: {database_url.split(':', 1)[0]}, bot under gunicorn (2 workers)")
         print(summary(result))
+        # Where the machine's two cores went: the bot's processes, and the harness's.
+        busy = {name: f["cpu_s"] for name, f in monitor.figures().items() if f["cpu_s"] >= 0.05}
+        print("CPU seconds per process: " + ", ".join(f"{n} {s}" for n, s in busy.items()))
 
 
 if __name__ == "__main__":

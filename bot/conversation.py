@@ -159,6 +159,13 @@ class EventProcessor:
             log.warning("webhook event dropped: %d minutes old", age.total_seconds() // 60)
             return []
         try:
+            if self._settled_on_read(event, now):
+                return []
+        except OperationalError:
+            pass  # the writing way meets the same database and answers for it
+        except Exception as exc:  # noqa: BLE001 - a bug here must not cost the event
+            log_failure(log, f"event {event_id} could not be settled on a read", exc)
+        try:
             with self.rt.db.transaction(wait=self.wait) as session:
                 if event_id and not repo.claim_event(session, self.rt.keys, event_id, now):
                     return []  # a redelivery or duplicate: already handled
@@ -173,6 +180,41 @@ class EventProcessor:
             if event_id and not repo.claim_event(session, self.rt.keys, event_id, now):
                 return []
             return self._failure_notice(session, event, now)
+
+    def _settled_on_read(self, event: Event, now: datetime) -> bool:
+        """True when the event is a wrong token that would change nothing and be answered
+        with nothing (its sender is in a delay and was told so this minute). That is found
+        on a read, without the writer's lock, so a flood of wrong tokens never queues ahead
+        of a real reporter's lookup. Anything else, or any doubt, goes the writing way."""
+        source = getattr(event, "source", None)
+        incoming = _incoming(event) if isinstance(event, MessageEvent) else None
+        if (
+            incoming is None
+            or not isinstance(source, UserSource)
+            or not source.user_id
+            or (token := tokens.parse((incoming.text or "").strip())) is None
+            or staff_messages.link_code(incoming.text or "")
+        ):
+            return False
+        user_id, keys = source.user_id, self.rt.keys
+        with self.rt.db.reading() as session:
+            seen = repo.quiet_wrong_token(session, keys, user_id, token, now)
+        if seen is None or seen.wait_until is None or now >= seen.wait_until:
+            return False
+        wrong = WrongTokens(seen.failures, seen.delays, seen.wait_until, seen.told_at)
+        ctx = Context(
+            now=now,
+            lookup=lambda _token: NoMatch(wrong),
+            limits=self.rt.limits,
+            sent_ms=getattr(event, "timestamp", None),
+        )
+        # The handler itself decides, as it would on the writing way.
+        result = handlers.handle(None, incoming, ctx)
+        return (
+            not result.replies
+            and not result.effects
+            and handlers.keep_until(result.state, now, self.rt.limits) is None
+        )
 
     def _dispatch(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
         source = getattr(event, "source", None)
@@ -326,9 +368,12 @@ class EventProcessor:
         case = repo.find_case_by_token(session, self.rt.keys, token)
         if case is None:
             seen = repo.wrong_tokens(session, self.rt.keys, user_id, now)
+            wrong = WrongTokens(seen.failures, seen.delays, seen.wait_until, seen.told_at)
+            if wrong.wait_until is not None and now < wrong.wait_until:
+                return NoMatch(wrong)  # in a delay nothing is counted: no need to count all
             ceiling = self.rt.settings.lookup_global_ceiling
             flood = repo.lookup_failures_since(session, now - LOOKUP_WINDOW) >= ceiling
-            return NoMatch(WrongTokens(seen.failures, seen.delays, seen.wait_until), flood)
+            return NoMatch(wrong, flood)
         repo.news_seen(session, case.id)  # the next change is worth a push again
         unread = repo.unread_staff_messages(session, self.rt.keys, case.id)
         return CaseStatus(
@@ -418,9 +463,12 @@ class EventProcessor:
             return []
         if isinstance(effect, RecordLookupFailure):
             wrong = effect.wrong
-            record = repo.ThrottleRecord(wrong.failures, wrong.delays, wrong.wait_until)
+            record = repo.ThrottleRecord(
+                wrong.failures, wrong.delays, wrong.wait_until, wrong.told_at
+            )
             repo.save_wrong_tokens(session, keys, user_id, record, effect.keep_until, now)
-            repo.record_lookup_failure(session, now)
+            if effect.counted:
+                repo.record_lookup_failure(session, now)
             return []
         if isinstance(effect, StopUpdates):
             repo.stop_updates(session, keys, user_id)

@@ -99,6 +99,7 @@ class WrongTokens:
     failures: int = 0  # wrong tokens counted since the last delay began
     delays: int = 0  # delays begun so far; each is twice the one before
     wait_until: datetime | None = None  # until then a wrong token is answered "please wait"
+    told_at: datetime | None = None  # the minute the reporter was last told to wait
 
 
 @dataclass(frozen=True)
@@ -233,11 +234,12 @@ class MarkFailedFilesTold:
 
 @dataclass(frozen=True)
 class RecordLookupFailure:
-    """A wrong token was counted: keep the reporter's new record until ``keep_until``, and
-    count it towards the global ceiling."""
+    """Keep the reporter's new wrong-token record until ``keep_until``; a ``counted`` wrong
+    token also counts towards the global ceiling (one answered during a delay does not)."""
 
     wrong: WrongTokens
     keep_until: datetime
+    counted: bool = True
 
 
 @dataclass(frozen=True)

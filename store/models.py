@@ -324,6 +324,7 @@ class LookupThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer)
     delays: Mapped[int] = mapped_column(Integer)
     wait_until: Mapped[datetime | None] = mapped_column(MinuteDateTime)
+    told_at: Mapped[datetime | None] = mapped_column(MinuteDateTime)  # last "please wait"
     expires_at: Mapped[datetime] = mapped_column(MinuteDateTime, index=True)
 
 

@@ -9,9 +9,10 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,7 @@ from store.models import (
     LookupFailure,
     LookupThrottle,
     ProcessedEvent,
+    StaffLineLink,
     UpdateLink,
 )
 
@@ -693,6 +695,7 @@ class ThrottleRecord:
     failures: int = 0
     delays: int = 0
     wait_until: datetime | None = None
+    told_at: datetime | None = None
 
 
 def wrong_tokens(
@@ -702,14 +705,89 @@ def wrong_tokens(
 
     Called with the reporter's conversation locked, so their events do not interleave."""
     _, candidates = _throttle_keys(session, keys, line_user_id, now)
+    return _throttle_record(session, candidates, now)
+
+
+def _throttle_record(session: Session, candidates: list[str], now: datetime) -> ThrottleRecord:
     row = session.execute(
-        select(LookupThrottle.failures, LookupThrottle.delays, LookupThrottle.wait_until)
+        select(
+            LookupThrottle.failures,
+            LookupThrottle.delays,
+            LookupThrottle.wait_until,
+            LookupThrottle.told_at,
+        )
         .where(LookupThrottle.reporter_key.in_(candidates), LookupThrottle.expires_at > now)
         .order_by(LookupThrottle.expires_at.desc())
     ).first()
     if row is None:
         return ThrottleRecord()
-    return ThrottleRecord(row.failures, row.delays, row.wait_until)
+    return ThrottleRecord(row.failures, row.delays, row.wait_until, row.told_at)
+
+
+def quiet_wrong_token(
+    session: Session, keys: Keyring, line_user_id: str, token: str, now: datetime
+) -> ThrottleRecord | None:
+    """The reporter's wrong-token record, read in one statement that writes nothing, when
+    ``token`` is a plain wrong token from a plain reporter: no case has it, the account is
+    not staff's and has no conversation going. ``None`` otherwise, or when that cannot be
+    told without writing (today's day key is not made yet)."""
+    day = vault.day_number(now)
+    digests = {}
+    for purpose in (REPORTER, LOOKUP_THROTTLE):
+        today = vault.day_digest(session, keys, purpose, line_user_id, day, create=False)
+        if today is None:
+            return None
+        before = vault.day_digest(session, keys, purpose, line_user_id, day - 1, create=False)
+        digests[purpose] = [k for k in (today, before) if k]
+    row = session.execute(
+        _quiet_wrong_token(),
+        {
+            "b_line_key": keys.pepper.digest("staff-line", line_user_id),
+            "b_conversation": [*digests[REPORTER], keys.pepper.digest(REPORTER, line_user_id)],
+            "b_tokens": [keys.token_hash(token), *keys.old_token_hashes(token)],
+            "b_throttle": digests[LOOKUP_THROTTLE],
+            "b_now": now,
+        },
+    ).one()
+    if row.staff or row.conversation or row.known:
+        return None
+    if row.failures is None:
+        return ThrottleRecord()
+    return ThrottleRecord(row.failures, row.delays, row.wait_until, row.told_at)
+
+
+@cache
+def _quiet_wrong_token() -> Select[Any]:
+    """Built once: the webhook may run it for every wrong token of a flood."""
+    links, conversations = StaffLineLink.__table__, Conversation.__table__
+    cases, throttles = Case.__table__, LookupThrottle.__table__
+    now = bindparam("b_now", type_=throttles.c.expires_at.type)
+
+    def newest(column: Any) -> Any:
+        return (
+            select(column)
+            .where(
+                throttles.c.reporter_key.in_(bindparam("b_throttle", expanding=True)),
+                throttles.c.expires_at > now,
+            )
+            .order_by(throttles.c.expires_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    return select(
+        exists().where(links.c.line_key == bindparam("b_line_key")).label("staff"),
+        exists()
+        .where(conversations.c.reporter_key.in_(bindparam("b_conversation", expanding=True)))
+        .label("conversation"),
+        exists()
+        .where(cases.c.token_hash.in_(bindparam("b_tokens", expanding=True)))
+        .label("known"),
+        *(newest(throttles.c[name]).label(name) for name in _THROTTLE_FIELDS),
+    )
+
+
+_THROTTLE_FIELDS = ("failures", "delays", "wait_until", "told_at")
 
 
 def save_wrong_tokens(
@@ -729,6 +807,7 @@ def save_wrong_tokens(
             failures=wrong.failures,
             delays=wrong.delays,
             wait_until=wrong.wait_until,
+            told_at=wrong.told_at,
             expires_at=coarse_time(keep_until),
         )
     )

@@ -3,7 +3,7 @@ the follow-up messages to the centre, and the shell's fixed messages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from test_form_support import (
@@ -136,17 +136,30 @@ def test_three_wrong_tokens_begin_a_one_minute_delay() -> None:
     result = reporter.text(WRONG)
     shown = texts_of(result.replies)
     assert "ไม่พบเรื่องที่ตรงกับรหัสนี้" in shown and "อีกประมาณ 1 นาที" in shown
-    assert reporter.lookup.wrong == WrongTokens(0, 1, NOW + timedelta(minutes=1))
+    # That answer told of the delay: the minute is kept, so no second answer follows in it.
+    assert reporter.lookup.wrong == WrongTokens(0, 1, NOW + timedelta(minutes=1), NOW)
 
 
-def test_a_wrong_token_during_a_delay_is_told_to_wait_and_not_counted() -> None:
+def test_a_wrong_token_during_a_delay_is_told_to_wait_once_a_minute_and_not_counted() -> None:
     reporter = _throttled()
     for _ in range(3):
         reporter.text(WRONG)
+    # A longer delay than the first, so that it spans several minutes.
+    reporter.lookup.wrong = replace(reporter.lookup.wrong, wait_until=NOW + timedelta(minutes=4))
     reporter.later(timedelta(seconds=20))
     result = reporter.text(WRONG)
-    assert "อีกประมาณ 1 นาที" in texts_of(result.replies)
-    assert result.effects == []  # a stuck reporter's delay does not grow
+    assert result.replies == [] and result.effects == [], "told in this minute already"
+    reporter.later(timedelta(seconds=50))  # the next minute
+    result = reporter.text(WRONG)
+    assert "อีกประมาณ 3 นาที" in texts_of(result.replies)
+    told = WrongTokens(0, 1, NOW + timedelta(minutes=4), NOW + timedelta(minutes=1))
+    keep = NOW + timedelta(minutes=4) + timedelta(hours=1)
+    # Not counted: a stuck reporter's delay does not grow, nor does the global count.
+    assert result.effects == [RecordLookupFailure(told, keep, counted=False)]
+    for _ in range(5):
+        assert reporter.text(WRONG).replies == []
+    reporter.later(timedelta(minutes=1))
+    assert "อีกประมาณ 2 นาที" in texts_of(reporter.text(WRONG).replies)
 
 
 # The old per-chat cool-down refused even the right token ("even the right token waits");

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from handlers import flex, tokens
@@ -47,9 +48,18 @@ def lookup_failed(turn: Turn, miss: NoMatch) -> None:
     if seen.wait_until is not None and now < seen.wait_until:
         # Not counted again, so one reporter stuck on a mistyped token is not punished
         # further; guessing gains nothing from it either (80 bits, see the README).
+        # Answered once a minute: a flood of wrong tokens then costs one reply a minute
+        # per account, and the rest change nothing (the shell settles them on a read).
+        if seen.told_at is not None and seen.told_at >= this_minute(now):
+            return
+        told = replace(seen, told_at=this_minute(now))
+        keep = seen.wait_until + limits.lookup_memory
+        turn.effects.append(RecordLookupFailure(told, keep, counted=False))
         turn.say("lookup.wait", quick_help(turn), minutes=minutes_left(seen.wait_until, now))
         return
     wrong = next_wrong_tokens(seen, now, limits, flood=miss.flood)
+    if wrong.wait_until is not None:
+        wrong = replace(wrong, told_at=this_minute(now))  # this answer tells of the delay
     keep = max(now, wrong.wait_until or now) + limits.lookup_memory
     turn.effects.append(RecordLookupFailure(wrong, keep))
     if wrong.wait_until is not None:
@@ -82,6 +92,10 @@ def delay(limits: Limits, nth: int) -> timedelta:
     """The ``nth`` delay (from 1): the first, then twice the one before, at most the longest."""
     step = limits.lookup_first_delay * (2 ** min(nth - 1, 16))
     return min(step, limits.lookup_longest_delay)
+
+
+def this_minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
 
 
 def up_to_minute(at: datetime) -> datetime:
