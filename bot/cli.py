@@ -16,7 +16,7 @@ import urllib3
 from dotenv import load_dotenv
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.runtime import build_runtime, utc_now
+from bot.runtime import Runtime, build_runtime, utc_now
 from store import audit as audit_log
 from store import migrate, outbox, repo
 from store.crypto import (
@@ -1087,6 +1087,15 @@ def retention_plan() -> None:
     click.echo(f"held by a custodian (kept): {len(planned.held)}")
     for number in planned.held:
         click.echo(f"  {number}")
+    _say_what_keeps_purged_data(runtime)
+
+
+def _say_what_keeps_purged_data(runtime: Runtime) -> None:
+    """PostgreSQL settings that keep purged data in the write-ahead log (README, "Retention")."""
+    from store import retention
+
+    for warning in retention.wal_warnings(retention.read_wal_state(runtime.db.engine)):
+        click.echo(f"WARNING, PostgreSQL keeps purged data: {warning}")
 
 
 @retention_group.command("run")
@@ -1098,6 +1107,7 @@ def retention_run(actor: str) -> None:
     runtime = build_runtime(_settings())
     identities, purged = run_retention(runtime, actor)
     click.echo(f"identities destroyed: {identities}; cases purged: {purged}")
+    _say_what_keeps_purged_data(runtime)
 
 
 @retention_group.command("hold")

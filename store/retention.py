@@ -15,17 +15,35 @@ released. Holds, releases, destructions and purges are written to the audit log.
 Unrecoverable: rows are deleted and the vault keys that protected parts of them are
 destroyed; then :func:`compact` makes the database files forget the old row versions
 (SQLite zeroes deleted cells with ``secure_delete`` and the shredder truncates its log;
-PostgreSQL's tables are rewritten by ``VACUUM FULL``). What PostgreSQL's write-ahead log
-wrote before stays in its segments until they are reused (see README, "Retention").
+PostgreSQL's tables are rewritten by ``VACUUM FULL``, then the write-ahead log segments
+that hold the purged rows are closed and dropped by a checkpoint). PostgreSQL drops them
+only when the server lets it: ``wal_recycle = off`` (else old segments are renamed and
+kept), no archive, slot, standby or ``wal_keep_size`` keeping old log, and a role allowed
+to switch segments and checkpoint. :func:`wal_warnings` says what is missing; the purge
+runs anyway (README, "Retention").
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, Subquery, delete, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Subquery,
+    delete,
+    exists,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from store import repo, vault
@@ -43,6 +61,8 @@ from store.models import (
     StaffNotice,
     UpdateLink,
 )
+
+log = logging.getLogger(__name__)
 
 HOLD_REASON = "retention.hold"
 IDENTITY_DAYS = 90
@@ -206,15 +226,164 @@ def run(session: Session, policy: Policy, now: datetime, *, actor: str = "retent
     return result
 
 
-def compact(engine: Engine) -> None:
-    """Make the files forget purged rows' old versions (PostgreSQL: rewrite the tables;
-    SQLite zeroed them already with ``secure_delete``; the vault's shredder truncates
-    its log)."""
+@dataclass(frozen=True)
+class WalState:
+    """What decides whether PostgreSQL's write-ahead log forgets a purge (no case data)."""
+
+    role: str
+    recycle: bool  # wal_recycle: old segments renamed and kept for reuse, bytes intact
+    archive_mode: str
+    keep_mb: int  # wal_keep_size
+    slots: int  # replication slots: each holds the log its consumer has not read
+    standbys: int  # connected WAL receivers (standbys, pg_receivewal, base backups)
+    may_switch: bool  # EXECUTE on pg_switch_wal()
+    may_checkpoint: bool  # superuser or pg_checkpoint (PostgreSQL 15+)
+
+
+def read_wal_state(engine: Engine) -> WalState | None:
+    """The server's settings that keep old log segments; None on SQLite."""
     if engine.dialect.name != "postgresql":
-        return
-    tables = ", ".join(f'"{name}"' for name in PURGED_TABLES)
+        return None
+    setting = func.current_setting
+    roles = table("pg_roles", literal_column("oid"), literal_column("rolname"))
+    query = select(
+        literal_column("current_user"),
+        setting("wal_recycle") == "on",
+        setting("archive_mode"),
+        select(literal_column("setting::int"))
+        .select_from(table("pg_settings"))
+        .where(literal_column("name") == "wal_keep_size")
+        .scalar_subquery(),
+        select(func.count()).select_from(table("pg_replication_slots")).scalar_subquery(),
+        select(func.count()).select_from(table("pg_stat_replication")).scalar_subquery(),
+        func.has_function_privilege("pg_switch_wal()", "EXECUTE"),
+        # pg_checkpoint exists from PostgreSQL 15; before, only a superuser may checkpoint.
+        exists(
+            select(1)
+            .select_from(roles)
+            .where(
+                roles.c.rolname == "pg_checkpoint",
+                func.pg_has_role(roles.c.oid, "USAGE"),
+            )
+        ),
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).one()
+    return WalState(*row)
+
+
+def wal_warnings(state: WalState | None) -> list[str]:
+    """What keeps purged data in PostgreSQL's log after a run, each with its remedy.
+
+    Settings and role names only: never a case, a token or content."""
+    if state is None:
+        return []
+    role = state.role.replace('"', '""')
+    said: list[str] = []
+    if state.recycle:
+        said.append(
+            "wal_recycle is on: PostgreSQL renames old log segments for reuse and keeps "
+            "their bytes, purged cases included; set it off (ALTER SYSTEM SET wal_recycle "
+            "= off; SELECT pg_reload_conf();)"
+        )
+    if state.archive_mode != "off":
+        said.append(
+            f"archive_mode is {state.archive_mode}: the WAL archive keeps purged cases "
+            "until its copies expire; keep them no longer than the retention period"
+        )
+    if state.keep_mb > 0:
+        said.append(
+            f"wal_keep_size is {state.keep_mb} MB: that much old log, purged cases "
+            "included, stays after each checkpoint; set it to 0"
+        )
+    if state.slots:
+        said.append(
+            f"{state.slots} replication slot(s) hold the log until their consumers read it; "
+            "a standby or a logical subscriber keeps its own copy"
+        )
+    if state.standbys:
+        said.append(
+            f"{state.standbys} standby or WAL receiver(s) connected: each keeps its own "
+            "copy of the log and of the data files"
+        )
+    if not state.may_switch:
+        said.append(
+            "this role may not close the log segment that holds the purge: as a superuser, "
+            f'in this database, GRANT EXECUTE ON FUNCTION pg_switch_wal() TO "{role}";'
+        )
+    if not state.may_checkpoint:
+        said.append(
+            "this role may not run CHECKPOINT, so old log segments stay until PostgreSQL's "
+            f'own checkpoints drop them: as a superuser, GRANT pg_checkpoint TO "{role}"; '
+            "(PostgreSQL 15 or later)"
+        )
+    return said
+
+
+SNAPSHOT_WAIT = 30.0
+# Other sessions of this database whose snapshot (or transaction) began before ``:ref``
+# committed, a transaction of the wait's own: snapshots taken later start past it. Their
+# xmin is shown to any role; xids are compared by age, which survives wraparound.
+_OLDER_SNAPSHOTS = text(
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND (age(backend_xmin) >= age(CAST(CAST(:ref AS text) AS xid))"
+    " OR age(backend_xid) >= age(CAST(CAST(:ref AS text) AS xid)))"
+)
+
+
+def _old_snapshots_ended(engine: Engine, timeout: float = SNAPSHOT_WAIT) -> bool:
+    """Wait until no session still sees what the purge deleted (an autovacuum ANALYZE or
+    a long report that began before it commits): ``VACUUM FULL`` copies every row version
+    an open snapshot could see into the new file. False if one outlived ``timeout``."""
+    deadline = time.monotonic() + timeout
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f"VACUUM FULL {tables}"))
+        own = text("SELECT pg_current_xact_id()::text::bigint % 4294967296")
+        ref = connection.execute(own).scalar_one()
+        while connection.execute(_OLDER_SNAPSHOTS, {"ref": ref}).scalar_one():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+    return True
+
+
+def compact(engine: Engine) -> list[str]:
+    """Make the files forget purged rows' old versions; returns :func:`wal_warnings`.
+
+    SQLite zeroed them already with ``secure_delete`` (the vault's shredder truncates its
+    log). PostgreSQL: rewrite the tables, then close the log segment that holds the purge
+    (``pg_switch_wal``) and checkpoint, which drops every segment before the new one, or
+    renames them for reuse unless ``wal_recycle`` is off. What the server keeps anyway
+    (an archive, a slot, a standby) or what the role may not do is logged, never fatal:
+    the rows are gone either way."""
+    if engine.dialect.name != "postgresql":
+        return []
+    state = read_wal_state(engine)
+    assert state is not None
+    warnings = wal_warnings(state)
+    if not _old_snapshots_ended(engine):
+        warnings.append(
+            f"a transaction older than the purge stayed open {SNAPSHOT_WAIT:.0f} s: old "
+            "row versions it could still see are kept until a later run rewrites the tables"
+        )
+    tables = ", ".join(f'"{name}"' for name in PURGED_TABLES)
+    steps = [f"VACUUM FULL {tables}"]
+    # Whole pages written since the last checkpoint carry the purged rows: close the
+    # segment first, so the checkpoint's start lies past everything the purge wrote.
+    steps += ["SELECT pg_switch_wal()"] if state.may_switch else []
+    steps += ["CHECKPOINT"] if state.may_checkpoint else []
+    for step in steps:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            try:
+                connection.execute(text(step))
+            except DBAPIError as exc:
+                if step.startswith("VACUUM"):
+                    raise
+                name = step.removeprefix("SELECT ")
+                warnings.append(f"{name} failed ({type(exc.orig).__name__}): old log kept")
+    for warning in warnings:
+        log.warning("retention: PostgreSQL may keep purged data: %s", warning)
+    return warnings
 
 
 # --- holds ---------------------------------------------------------------------------

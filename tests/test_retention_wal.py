@@ -1,0 +1,129 @@
+"""What keeps purged data in PostgreSQL's write-ahead log is said, never hidden, and never
+stops a purge: `krasip retention plan` and `run` print it, the worker logs it, SQLite says
+nothing of it (README, "Retention")."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import _settings, main
+from bot.runtime import build_runtime, utc_now
+from handlers import tokens
+from store import repo, retention
+
+WORDS = "ผู้อำนวยการเขตเรียกเงินสามหมื่นบาท"
+NAME = "นางสาวผู้แจ้ง ทดสอบ"
+WARNING = "WARNING, PostgreSQL keeps purged data"
+
+
+def _closed_case(days_ago: int) -> str:
+    """A confidential case closed ``days_ago``; returns its number."""
+    runtime = build_runtime(_settings())
+    closed = utc_now() - timedelta(days=days_ago)
+    with runtime.db.transaction() as session:
+        created = repo.create_case(
+            session,
+            runtime.keys,
+            now=closed - timedelta(days=30),
+            token=tokens.format_token(repo.new_token_bytes()),
+            channel="line",
+            lang="th",
+            category="money",
+            district_code="1001",
+            anonymous=False,
+            meets_anonymous_bar=True,
+            content={"category": "money", "description": WORDS},
+            identity={"name": NAME},
+            notify_user_id=None,
+        )
+        repo.set_status(
+            session, runtime.keys, created.case_id, "closed", closed, outcome="completed"
+        )
+    runtime.db.engine.dispose()
+    return created.number
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> CliRunner:
+    monkeypatch.setenv("KRASIP_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.delenv("KRASIP_ENV", raising=False)
+    if database_url.startswith("postgresql"):
+        monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    return runner
+
+
+def test_plan_and_run_warn_of_a_server_that_keeps_old_log(
+    cli: CliRunner,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    number = _closed_case(days_ago=91)
+    if not database_url.startswith("postgresql"):
+        for command in ("plan", "run"):
+            result = cli.invoke(main, ["retention", command])
+            assert result.exit_code == 0, result.output
+            assert "PostgreSQL" not in result.output and "wal" not in result.output.lower()
+        return
+
+    # As set up by .ci/run and README: nothing keeps the log, nothing is said.
+    planned = cli.invoke(main, ["retention", "plan"])
+    assert planned.exit_code == 0 and WARNING not in planned.output, planned.output
+    # wal_recycle and archive_mode cannot be changed for one session (they are the
+    # server's): the real settings are read, then shown to the run as a careless server's.
+    real = retention.read_wal_state
+
+    def careless(engine):  # type: ignore[no-untyped-def]
+        state = real(engine)
+        assert state is not None
+        return dataclasses.replace(state, recycle=True, archive_mode="on")
+
+    monkeypatch.setattr(retention, "read_wal_state", careless)
+    planned = cli.invoke(main, ["retention", "plan"])
+    assert planned.exit_code == 0, planned.output
+    assert f"{WARNING}: wal_recycle is on" in planned.output
+    assert "ALTER SYSTEM SET wal_recycle = off" in planned.output
+    assert f"{WARNING}: archive_mode is on" in planned.output
+    caplog.set_level(logging.WARNING, logger=retention.__name__)
+    ran = cli.invoke(main, ["retention", "run"])
+    assert ran.exit_code == 0, ran.output
+    assert "identities destroyed: 1" in ran.output, "the purge runs all the same"
+    assert f"{WARNING}: wal_recycle is on" in ran.output
+    logged = [r.getMessage() for r in caplog.records if r.name == retention.__name__]
+    assert any("wal_recycle is on" in m for m in logged), "the worker's log says it too"
+    assert any("archive_mode is on" in m for m in logged)
+    warnings = [line for line in planned.output.splitlines() if line.startswith(WARNING)]
+    for said in warnings + logged:
+        assert WORDS not in said and NAME not in said and number not in said, said
+
+
+def test_a_role_without_checkpoint_is_told_the_grant_and_still_purges(
+    cli: CliRunner, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = build_runtime(_settings()).db.engine
+    if not database_url.startswith("postgresql"):
+        assert retention.read_wal_state(engine) is None and retention.compact(engine) == []
+        return
+    role = retention.read_wal_state(engine).role  # type: ignore[union-attr]
+    _closed_case(days_ago=91)
+    real = retention.read_wal_state
+
+    def unprivileged(engine):  # type: ignore[no-untyped-def]
+        state = real(engine)
+        assert state is not None
+        return dataclasses.replace(state, may_switch=False, may_checkpoint=False)
+
+    monkeypatch.setattr(retention, "read_wal_state", unprivileged)
+    ran = cli.invoke(main, ["retention", "run"])
+    assert ran.exit_code == 0, ran.output
+    assert "identities destroyed: 1" in ran.output
+    assert f'GRANT pg_checkpoint TO "{role}";' in ran.output
+    assert f'GRANT EXECUTE ON FUNCTION pg_switch_wal() TO "{role}";' in ran.output
