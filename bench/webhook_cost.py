@@ -6,28 +6,41 @@ test client into the real webhook, and the replies go out through the real sende
 benchmark's LINE platform (its own process, answering at once). Each event waits for its
 reply before the next is sent. Prints, per event, the CPU this process spent (the webhook
 transaction, the send and its bookkeeping: every thread) and the webhook's own wall time.
+
+With ``--profile OUT``, the webhook and the send threads also run under cProfile (which
+roughly doubles their CPU, so the CPU figure is then not comparable) and OUT gets the top
+costs by cumulative and by own time, and the SQL statements run per event.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
+import pstats
+import re
 import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import event as sqlalchemy_event
 
 from bench.load import LOOKUP, SCRIPTS, TOKEN_RE, build_event, sign
 from bench.run import free_port
 from bot import create_app
 from bot.config import load_settings
+from bot.outbox import Dispatcher
 from store import migrate
 from store.keys import generate_keys
 
@@ -72,11 +85,67 @@ class Platform:
         self.process.wait(timeout=10)
 
 
+class Profiler:
+    """cProfile in every thread that does the event's work: the request thread and the send
+    threads (one profile per thread, each enabled only around the work, merged at the end);
+    and a count of the SQL statements run."""
+
+    def __init__(self, engine: Any) -> None:
+        self.local = threading.local()
+        self.profiles: list[cProfile.Profile] = []
+        self.lock = threading.Lock()
+        self.statements: Counter[str] = Counter()
+        sqlalchemy_event.listen(engine, "before_cursor_execute", self._count)
+        for name in ("_run_claimed", "flush"):
+            setattr(Dispatcher, name, self.wrap(getattr(Dispatcher, name)))
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # The statement's text only (parameters are bound separately, never read here).
+        self.statements[" ".join(statement.split())[:110]] += 1
+
+    def profile(self) -> cProfile.Profile:
+        found: cProfile.Profile | None = getattr(self.local, "profile", None)
+        if found is None:
+            found = self.local.profile = cProfile.Profile(time.thread_time)
+            with self.lock:
+                self.profiles.append(found)
+        return found
+
+    def wrap(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        def profiled(*args: Any, **kwargs: Any) -> Any:
+            profile = self.profile()
+            profile.enable()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                profile.disable()
+
+        return profiled
+
+    def report(self, events: int, header: str) -> str:
+        out = io.StringIO()
+        out.write(header)
+        stats = pstats.Stats(*self.profiles, stream=out)
+        stats.strip_dirs()
+        for order in ("cumulative", "tottime"):
+            out.write(f"\n## top 25 by {order} ({events} events, all threads)\n")
+            stats.sort_stats(order).print_stats(25)
+        out.write("\n## top 40 of Krasip's and the LINE SDK's functions by cumulative\n")
+        own = pstats.Stats(*self.profiles, stream=out).sort_stats("cumulative")
+        own.print_stats(r"/(bot|store|handlers|linebot)/", 40)
+        total = sum(self.statements.values())
+        out.write(f"\n## SQL statements: {total / events:.2f} per event\n\n")
+        for statement, count in self.statements.most_common():
+            out.write(f"{count / events:7.3f}  {statement}\n")
+        return out.getvalue()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=20, help="per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--database", default=None, help="a database URL (default: SQLite)")
+    parser.add_argument("--profile", type=Path, help="write a cProfile summary to this file")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="krasip-webhook-cost-"))
@@ -97,13 +166,16 @@ def main() -> None:
     )
     settings = replace(settings, database_url=url)
     migrate.upgrade(url)
-    client = create_app(settings).test_client()
+    app = create_app(settings)
+    client = app.test_client()
+    profiler = Profiler(app.extensions["krasip"].db.engine) if args.profile else None
+    post = profiler.wrap(client.post) if profiler else client.post
 
     def step(user_id: str, kind: str, value: str, token: str) -> tuple[float, list[dict]]:
         event = build_event(user_id, kind, value, token)
         body = json.dumps({"destination": "U0", "events": [event]}, ensure_ascii=False).encode()
         started = time.perf_counter()
-        response = client.post(
+        response = post(
             "/callback",
             data=body,
             headers={"X-Line-Signature": sign(SECRET, body), "Content-Type": "application/json"},
@@ -137,18 +209,26 @@ def main() -> None:
     finally:
         platform.stop()
     webhook_ms.sort()
-    print(
-        json.dumps(
-            {
-                "database": url.split(":", 1)[0],
-                "events": len(webhook_ms),
-                "cpu_ms_per_event": [round(x, 2) for x in cpu_per_event],
-                "median_cpu_ms_per_event": round(statistics.median(cpu_per_event), 2),
-                "webhook_ms_p50": round(webhook_ms[len(webhook_ms) // 2], 2),
-                "webhook_ms_p99": round(webhook_ms[int(len(webhook_ms) * 0.99)], 2),
-            }
-        )
+    summary = json.dumps(
+        {
+            "database": url.split(":", 1)[0],
+            "events": len(webhook_ms),
+            "cpu_ms_per_event": [round(x, 2) for x in cpu_per_event],
+            "median_cpu_ms_per_event": round(statistics.median(cpu_per_event), 2),
+            "webhook_ms_p50": round(webhook_ms[len(webhook_ms) // 2], 2),
+            "webhook_ms_p99": round(webhook_ms[int(len(webhook_ms) * 0.99)], 2),
+        }
     )
+    print(summary)
+    if profiler:
+        command = " ".join(["python -m bench.webhook_cost", *_public(sys.argv[1:])])
+        header = f"# {command}\n# {summary}\n# (CPU figures above are under cProfile)\n"
+        args.profile.write_text(profiler.report(len(webhook_ms), header))
+
+
+def _public(argv: list[str]) -> list[str]:
+    """The command line without a database password."""
+    return [re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", arg) for arg in argv]
 
 
 if __name__ == "__main__":

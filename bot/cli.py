@@ -1105,7 +1105,11 @@ def retention_run(actor: str) -> None:
     from bot.worker import run_retention
 
     runtime = build_runtime(_settings())
-    identities, purged = run_retention(runtime, actor)
+
+    def progress(done: int, due: int) -> None:
+        click.echo(f"{done:,} of {due:,} cases done", err=True)
+
+    identities, purged = run_retention(runtime, actor, progress)
     click.echo(f"identities destroyed: {identities}; cases purged: {purged}")
     _say_what_keeps_purged_data(runtime)
 

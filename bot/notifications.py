@@ -27,6 +27,7 @@ from store.models import Case
 log = logging.getLogger(__name__)
 
 DEADLINE_BATCH = 200  # warnings per transaction: short locks, little to redo on a crash
+DEADLINE_SCAN_CASES = 2000  # open cases read per slice of the deadline scan
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 DIGEST_AT = time(8, 0)  # Bangkok time
@@ -212,34 +213,42 @@ class Notifier:
     def check_deadlines(self) -> int:
         """Send every deadline warning that is due and not yet sent; returns how many.
 
-        The scan of every open case is a read that holds no lock (on SQLite, no writer
-        lock: the webhook goes on); the warnings are then recorded and queued in small
-        transactions. The unique record of each warning keeps two workers from both
-        sending one.
+        The scan of every open case, a slice of cases at a time, is a read that holds no
+        lock (on SQLite, no writer lock: the webhook goes on); each slice's warnings are
+        then recorded and queued in small transactions. The unique record of each warning
+        keeps two workers from both sending one.
         """
         now = self.rt.clock()
-        with self.rt.db.reading() as session:
-            sent_before = notices.recorded_warnings(session)
-            due = [
-                (case_id, warning)
-                for case_id, rows in notices.open_case_events(session).items()
-                for warning in warnings_due(
-                    [
-                        CaseEventView(at, "milestone", kind)
-                        if kind in MILESTONES
-                        else CaseEventView(at, kind, status)
-                        for at, kind, status in rows
-                    ],
-                    now,
-                )
-                if (case_id, warning.deadline.key, warning.threshold) not in sent_before
-            ]
         sent = 0
-        for start in range(0, len(due), DEADLINE_BATCH):
-            with self.rt.db.transaction() as session:
-                for case_id, warning in due[start : start + DEADLINE_BATCH]:
-                    if self._warn(session, case_id, warning, now):
-                        sent += 1
+        after = 0
+        # A slice of the register at a time: memory stays that of one slice, however many
+        # cases there are (issue 12: reading them all took the worker over 150 MB).
+        while True:
+            with self.rt.db.reading() as session:
+                ids = notices.open_cases_after(session, after, DEADLINE_SCAN_CASES)
+                if not ids:
+                    break
+                sent_before = notices.recorded_warnings(session, after, ids[-1])
+                due = [
+                    (case_id, warning)
+                    for case_id, rows in notices.open_case_events(session, after, ids[-1]).items()
+                    for warning in warnings_due(
+                        [
+                            CaseEventView(at, "milestone", kind)
+                            if kind in MILESTONES
+                            else CaseEventView(at, kind, status)
+                            for at, kind, status in rows
+                        ],
+                        now,
+                    )
+                    if (case_id, warning.deadline.key, warning.threshold) not in sent_before
+                ]
+            after = ids[-1]
+            for start in range(0, len(due), DEADLINE_BATCH):
+                with self.rt.db.transaction() as session:
+                    for case_id, warning in due[start : start + DEADLINE_BATCH]:
+                        if self._warn(session, case_id, warning, now):
+                            sent += 1
         if sent:
             log.info("deadline warnings queued: %s", sent)
         return sent

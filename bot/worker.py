@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.checkpoints import CHECK_EVERY as CHECKPOINT_CHECK_EVERY
@@ -213,11 +214,27 @@ def retention_policy(runtime: Runtime) -> retention.Policy:
     return retention.Policy(settings.identity_retention_days, settings.content_retention_years)
 
 
-def run_retention(runtime: Runtime, actor: str = "retention") -> tuple[int, int]:
-    """One retention run, committed and compacted: (identities destroyed, cases purged)."""
-    with runtime.db.transaction() as session:
-        done = retention.run(session, retention_policy(runtime), runtime.clock(), actor=actor)
-    if done.identities or done.purges:
+def run_retention(
+    runtime: Runtime,
+    actor: str = "retention",
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, int]:
+    """One retention run, committed in batches and compacted: (identities destroyed, cases
+    purged). ``progress`` hears (cases done, cases due) after each batch."""
+    policy, now = retention_policy(runtime), runtime.clock()
+    with runtime.db.reading() as session:
+        due = retention.due_ids(session, policy, now)
+    identities: set[str] = set()
+    purges: set[str] = set()
+    for start in range(0, len(due), retention.BATCH):
+        batch = due[start : start + retention.BATCH]
+        with runtime.db.transaction() as session:
+            # Checked again under the batch's locks: a hold placed meanwhile still holds.
+            done = retention.run(session, policy, now, actor=actor, only=batch)
+        identities.update(done.identities)
+        purges.update(done.purges)
+        if progress is not None:
+            progress(start + len(batch), len(due))
+    if identities or purges:
         retention.compact(runtime.db.engine)
-    purged = set(done.purges)
-    return len([n for n in done.identities if n not in purged]), len(done.purges)
+    return len(identities - purges), len(purges)

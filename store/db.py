@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import audit as audit_log
@@ -21,6 +23,9 @@ READ_ONLY = "krasip_read_only"
 # waits 2 s for an answer, and a quick 503 makes it redeliver). Unset: SQLite waits 30 s.
 WAIT = "krasip_wait"
 BUSY_TIMEOUT_MS = 30000
+# A PostgreSQL connection back in the pool longer than this is pinged before reuse.
+PING_AFTER = 5.0
+_LAST_USED = "krasip_last_used"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -32,10 +37,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _tune_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
+    if "pool_pre_ping" not in kwargs:
+        _ping_when_idle(engine)
     _tune_postgres(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, but only for a connection idle past ``PING_AFTER``:
+    the webhook takes a connection several times per event, and a round trip each time
+    bought nothing for one used a moment ago. A dead one is replaced before use."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        used = record.info.get(_LAST_USED)
+        if used is None or time.monotonic() - used < PING_AFTER:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool drops this connection and checks out another.
+            raise DisconnectionError("connection lost while idle") from exc
 
 
 def _tune_postgres(engine: Engine) -> None:
@@ -91,7 +119,10 @@ def _tune_sqlite(engine: Engine) -> None:
         wait = connection.get_execution_options().get(WAIT)
         busy = BUSY_TIMEOUT_MS if wait is None else max(1, int(wait * 1000))
         if connection.info.get("busy_ms", BUSY_TIMEOUT_MS) != busy:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={busy}")
+            # On the driver's connection: a pragma that never waits, set most transactions
+            # (the webhook's and the sender's waits differ), need not pay SQLAlchemy's
+            # statement machinery.
+            connection.connection.driver_connection.execute(f"PRAGMA busy_timeout={busy}")
             connection.info["busy_ms"] = busy
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # a snapshot; writers go on meanwhile

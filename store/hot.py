@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Delete,
     Executable,
     Integer,
     LargeBinary,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     select,
     update,
 )
@@ -45,6 +47,17 @@ class Statements:
     destroy_sent_keys: Executable  # b_ids
     mark_sent: Executable  # b_ids, b_now
     staff_for_line: Executable  # b_line_key
+    vault_key: Executable  # b_id
+    destroy_keys: Executable  # b_ids (PostgreSQL: returns one counter value per key)
+
+
+def _counted(dialect: str, destroy: Delete) -> Executable:
+    """A deletion of vault keys; on PostgreSQL each key destroyed advances the shredder's
+    counter (see store.vault), so its next pass rewrites the vault. The caller reads the
+    returned rows."""
+    return (
+        destroy.returning(func.nextval("vault_destroyed")) if dialect == "postgresql" else destroy
+    )
 
 
 @cache
@@ -57,6 +70,9 @@ def _build(dialect: str) -> Statements:
         key_id=None,
         state_ct=None,
         expires_at=bindparam("b_expires"),
+    )
+    destroy_keys = _counted(
+        dialect, delete(keys).where(keys.c.id.in_(bindparam("b_ids", expanding=True)))
     )
     # Not yet seen today, nor yesterday under yesterday's key (a redelivery at midnight).
     new_event = select(
@@ -84,10 +100,15 @@ def _build(dialect: str) -> Statements:
         ),
         add_outbox=outbox.insert().returning(outbox.c.id),
         add_vault_key=keys.insert(),
-        destroy_sent_keys=delete(keys).where(
-            keys.c.id.in_(
-                select(outbox.c.key_id).where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
-            )
+        destroy_sent_keys=_counted(
+            dialect,
+            delete(keys).where(
+                keys.c.id.in_(
+                    select(outbox.c.key_id).where(
+                        outbox.c.id.in_(bindparam("b_ids", expanding=True))
+                    )
+                )
+            ),
         ),
         mark_sent=update(outbox)
         .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
@@ -102,6 +123,8 @@ def _build(dialect: str) -> Statements:
             last_error=None,
         ),
         staff_for_line=select(links.c.staff_id).where(links.c.line_key == bindparam("b_line_key")),
+        vault_key=select(keys.c.wrapped).where(keys.c.id == bindparam("b_id", type_=BigInteger)),
+        destroy_keys=destroy_keys,
     )
 
 

@@ -387,26 +387,49 @@ def record_milestone(
     session.add(CaseEvent(case_id=case_id, kind=name, at=at, actor=actor))
 
 
-def open_case_events(session: Session) -> dict[int, list[tuple[datetime, str, str | None]]]:
-    """(at, kind, status) of every event of every case that is not closed."""
+def open_cases_after(session: Session, after: int, limit: int) -> list[int]:
+    """The ids of the next ``limit`` cases that are not closed, above ``after``, in order:
+    the deadline scan goes through the register in such slices to keep its memory small."""
+    return list(
+        session.scalars(
+            select(Case.id)
+            .where(Case.status != "closed", Case.id > after)
+            .order_by(Case.id)
+            .limit(limit)
+        )
+    )
+
+
+def open_case_events(
+    session: Session, after: int = 0, through: int | None = None
+) -> dict[int, list[tuple[datetime, str, str | None]]]:
+    """(at, kind, status) of every event of every case that is not closed (with an id in
+    ``after < id <= through`` when given)."""
     events: dict[int, list[tuple[datetime, str, str | None]]] = defaultdict(list)
-    rows = session.execute(
+    query = (
         select(CaseEvent.case_id, CaseEvent.at, CaseEvent.kind, CaseEvent.status)
         .join(Case, Case.id == CaseEvent.case_id)
-        .where(Case.status != "closed")
+        .where(Case.status != "closed", CaseEvent.case_id > after)
         .order_by(CaseEvent.case_id, CaseEvent.at, CaseEvent.id)
-    ).all()
-    for case_id, at, kind, status in rows:
+    )
+    if through is not None:
+        query = query.where(CaseEvent.case_id <= through)
+    for case_id, at, kind, status in session.execute(query):
         events[case_id].append((at, kind, status))
     return events
 
 
-def recorded_warnings(session: Session) -> set[tuple[int, str, int]]:
-    """(case, deadline key, threshold) of every warning sent so far."""
-    rows = session.execute(
-        select(DeadlineWarning.case_id, DeadlineWarning.deadline_key, DeadlineWarning.threshold)
-    ).all()
-    return {(case_id, key, threshold) for case_id, key, threshold in rows}
+def recorded_warnings(
+    session: Session, after: int = 0, through: int | None = None
+) -> set[tuple[int, str, int]]:
+    """(case, deadline key, threshold) of every warning sent so far (to the cases with an
+    id in ``after < id <= through`` when given)."""
+    query = select(
+        DeadlineWarning.case_id, DeadlineWarning.deadline_key, DeadlineWarning.threshold
+    ).where(DeadlineWarning.case_id > after)
+    if through is not None:
+        query = query.where(DeadlineWarning.case_id <= through)
+    return {(case_id, key, threshold) for case_id, key, threshold in session.execute(query)}
 
 
 def record_warning(

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store import hot, vault
@@ -202,7 +203,9 @@ def mark_sent(session: Session, row_ids: list[int], now: datetime) -> None:
     """Delivered: whoever delivered them, the rows are done; their keys are destroyed, so
     no copy of them names a recipient or carries a token."""
     statements = hot.statements(session)
-    session.execute(statements.destroy_sent_keys, {"b_ids": row_ids})
+    destroyed = session.execute(statements.destroy_sent_keys, {"b_ids": row_ids})
+    if destroyed.returns_rows:
+        destroyed.all()  # PostgreSQL: the shredder's counter (store.hot._counted)
     session.execute(statements.mark_sent, {"b_ids": row_ids, "b_now": now})
 
 
@@ -265,11 +268,15 @@ def tick(ahead: timedelta = timedelta(0)) -> int:
 def heartbeat(session: Session, sender: str, ttl: timedelta) -> None:
     """Register or renew a sending process: its claims hold for ``ttl`` of real time."""
     alive = tick(ttl)
-    renewed = session.execute(
-        update(OutboxSender).where(OutboxSender.id == sender).values(alive_tick=alive)
+    # One upsert, run at once: the heartbeat thread's first beat may race the transaction
+    # that first names the sender, and an update-then-insert let both insert (PostgreSQL).
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(OutboxSender).values(id=sender, alive_tick=alive)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[OutboxSender.id], set_={"alive_tick": statement.excluded.alive_tick}
+        )
     )
-    if not renewed.rowcount:  # type: ignore[attr-defined]
-        session.add(OutboxSender(id=sender, alive_tick=alive))
 
 
 def retire(session: Session, sender: str) -> None:

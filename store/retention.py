@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -69,6 +70,7 @@ IDENTITY_DAYS = 90
 CONTENT_YEARS = 10
 # Tables whose old row versions a purge or a destruction leaves behind on PostgreSQL.
 PURGED_TABLES = ("case", "case_message", "case_note", "attachment", "update_link")
+BATCH = 100  # cases per transaction of a run
 
 
 class RetentionError(Exception):
@@ -123,16 +125,21 @@ def _due(
     return [(case_id, number, bool(held)) for case_id, number, held in rows]
 
 
-def plan(session: Session, policy: Policy, now: datetime) -> tuple[Plan, list[int], list[int]]:
-    """What the next run removes: the plan, and the ids of identities and contents."""
+def plan(
+    session: Session, policy: Policy, now: datetime, *, only: Collection[int] | None = None
+) -> tuple[Plan, list[int], list[int]]:
+    """What the next run removes (of the cases ``only``, if given): the plan, and the ids
+    of identities and contents."""
     result = Plan()
     identity_ids: list[int] = []
     purge_ids: list[int] = []
+    among = [Case.id.in_(only)] if only is not None else []
     for case_id, number, held in _due(
         session,
         policy.identity_closed_before(now),
         Case.identity_sealed.is_not(None),
         Case.purged_at.is_(None),
+        *among,
     ):
         if held:
             result.held.append(number)
@@ -140,7 +147,7 @@ def plan(session: Session, policy: Policy, now: datetime) -> tuple[Plan, list[in
             result.identities.append(number)
             identity_ids.append(case_id)
     for case_id, number, held in _due(
-        session, policy.content_closed_before(now), Case.purged_at.is_(None)
+        session, policy.content_closed_before(now), Case.purged_at.is_(None), *among
     ):
         if held:
             if number not in result.held:
@@ -188,11 +195,19 @@ def _purge(session: Session, case: Case, now: datetime) -> dict[str, int]:
     return counts
 
 
-def run(session: Session, policy: Policy, now: datetime, *, actor: str = "retention") -> Plan:
-    """Destroy the identities and purge the contents that are due; audited per case.
+def run(
+    session: Session,
+    policy: Policy,
+    now: datetime,
+    *,
+    actor: str = "retention",
+    only: Collection[int] | None = None,
+) -> Plan:
+    """Destroy the identities and purge the contents that are due (of the cases ``only``,
+    if given: a batch, see :func:`due_ids`); audited per case.
 
     Call :func:`compact` (and the vault's shredder) after the commit."""
-    result, identity_ids, purge_ids = plan(session, policy, now)
+    result, identity_ids, purge_ids = plan(session, policy, now, only=only)
     purging = set(purge_ids)
     for case_id in identity_ids:
         if case_id in purging:
@@ -224,6 +239,14 @@ def run(session: Session, policy: Policy, now: datetime, *, actor: str = "retent
             + ("; identity destroyed" if had_identity else ""),
         )
     return result
+
+
+def due_ids(session: Session, policy: Policy, now: datetime) -> list[int]:
+    """Every case a run would touch now, in order: run them in batches of :data:`BATCH`,
+    each its own transaction, so a first run over years of closed cases never holds the
+    database (SQLite's writer lock) for more than a moment at a time."""
+    _, identity_ids, purge_ids = plan(session, policy, now)
+    return sorted({*identity_ids, *purge_ids})
 
 
 @dataclass(frozen=True)

@@ -231,3 +231,29 @@ def test_the_cli_plans_holds_releases_and_runs(
         assert case is not None and case.identity_sealed is None
         actions = [e.action for e in session.scalars(select(AuditEntry))]
     assert actions[-3:] == ["retention.hold", "retention.release", "retention.identity_destroyed"]
+
+
+def test_a_run_goes_in_batches_each_its_own_transaction(
+    bot: Bot, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first run over years of closed cases must not hold the database in one long
+    transaction: it commits batch by batch and says how far it is."""
+    from bot.worker import run_retention
+
+    monkeypatch.setattr(retention, "BATCH", 2)
+    filed = [_file(bot, "line", "money", 1 + n, identity=n % 2 == 0) for n in range(5)]
+    for case_id, _ in filed:
+        _close(bot, case_id, "completed")
+    clock.advance(days=365 * 10 + 5)
+    commits: list[int] = []
+
+    def progress(done: int, due: int) -> None:
+        # What the batches before committed is already visible to anyone reading.
+        with bot.runtime.db.reading() as session:
+            purged = session.scalar(select(func.count()).where(Case.purged_at.is_not(None)))
+        commits.append(purged or 0)
+        assert due == 5
+
+    assert run_retention(bot.runtime, progress=progress) == (0, 5)
+    assert commits == [2, 4, 5]
+    assert [a for a, _ in _actions(bot)].count("retention.purge") == 5
