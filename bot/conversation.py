@@ -197,7 +197,7 @@ class EventProcessor:
         ):
             return False
         user_id, keys = source.user_id, self.rt.keys
-        with self.rt.db.reading() as session:
+        with self.rt.db.glance() as session:
             seen = repo.quiet_wrong_token(session, keys, user_id, token, now)
         if seen is None or seen.wait_until is None or now >= seen.wait_until:
             return False

@@ -62,6 +62,7 @@ class EmulatorState:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.lock = threading.RLock()
+        self.arrived = threading.Condition(self.lock)  # a message was added to some chat
         self._ids = itertools.count(int(time.time() * 1000) * 1000 + secrets.randbelow(1000))
         self.reset()
 
@@ -119,6 +120,7 @@ class EmulatorState:
             if via != "user":
                 # LINE hides the loading animation once a message arrives.
                 self.loading_until.pop(chat_id, None)
+            self.arrived.notify_all()
             return entry
 
     def deliver(self, chat_id: str, via: str, messages: list[dict[str, Any]]) -> list[dict]:
@@ -834,6 +836,24 @@ def create_app(
                         }
         return post_to_webhook(body["events"], body.get("signature"))
 
+    @app.post("/_emulator/reply_tokens")
+    def control_reply_tokens() -> Any:
+        """Reply tokens made by a load generator that posts its events to the bot itself,
+        as LINE does (``{"tokens": [[token, chat id], ...]}``): replies with them work."""
+        body = request.get_json(silent=True)
+        pairs = body.get("tokens") if isinstance(body, dict) else None
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(v, str) for v in p)
+            for p in pairs
+        ):
+            return error(400, 'body must be {"tokens": [[token, chat id], ...]}')
+        with state.lock:
+            for token, chat_id in pairs:
+                state.reply_tokens.setdefault(
+                    token, {"chat": chat_id, "issued": state.clock(), "used": False}
+                )
+        return jsonify({"registered": len(pairs)})
+
     @app.get("/_emulator/users")
     def control_users() -> Any:
         with state.lock:
@@ -844,13 +864,21 @@ def create_app(
     def control_messages(chat_id: str) -> Any:
         since = request.args.get("since", default=0, type=int)
         include_user = request.args.get("include_user") in ("1", "true")
+        # A long poll: with ``wait`` (seconds, at most 30) an empty answer waits for the
+        # next message, so a client need not ask again and again.
+        until = time.monotonic() + min(request.args.get("wait", default=0.0, type=float), 30.0)
         with state.lock:
-            chat = state.chats.get(chat_id, [])
-            items = [
-                {k: e[k] for k in ("seq", "via", "message", "at")}
-                for e in chat[bisect.bisect_right(chat, since, key=lambda e: e["seq"]) :]
-                if include_user or e["via"] != "user"
-            ]
+            while True:
+                chat = state.chats.get(chat_id, [])
+                items = [
+                    {k: e[k] for k in ("seq", "via", "message", "at")}
+                    for e in chat[bisect.bisect_right(chat, since, key=lambda e: e["seq"]) :]
+                    if include_user or e["via"] != "user"
+                ]
+                left = until - time.monotonic()
+                if items or left <= 0:
+                    break
+                state.arrived.wait(left)
             loading = state.loading_until.get(chat_id, 0) > state.clock()
             last = state.seq
         return jsonify({"messages": items, "last_seq": last, "loading": loading})

@@ -93,6 +93,10 @@ class Emulator:
         """How much of a streamed content was handed to the server, and if all of it."""
         return dict(self._get(f"/_emulator/streams/{message_id}"))
 
+    def register_reply_tokens(self, pairs: list[tuple[str, str]]) -> None:
+        """Make reply tokens (token, chat id) valid, for events posted to the bot directly."""
+        self._post("/_emulator/reply_tokens", {"tokens": [list(p) for p in pairs]})
+
     def post_raw_events(self, events: list[dict[str, Any]], signature: str | None = None) -> int:
         payload: dict[str, Any] = {"events": events}
         if signature is not None:
@@ -220,13 +224,18 @@ class LineUser:
 
     # ------------------------------------------------------------ what the bot sent
 
-    def _fetch(self, since: int) -> list[dict[str, Any]]:
+    def _fetch(self, since: int, wait: float = 0.0) -> list[dict[str, Any]]:
         resp = self.http.get(
             f"{self.url}/_emulator/users/{self.user_id}/messages",
-            params={"since": since},
-            timeout=DEFAULT_TIMEOUT,
+            params={"since": since, "wait": wait},
+            timeout=DEFAULT_TIMEOUT + wait,
         )
         return _check(resp)["messages"]
+
+    def messages_after(self, seq: int, wait: float = 0.0) -> list[dict[str, Any]]:
+        """Messages delivered after ``seq``; with ``wait``, waits up to that many seconds
+        for one when there is none yet (a long poll)."""
+        return self._fetch(seq, wait)
 
     def messages(self) -> list[dict[str, Any]]:
         """Every message delivered to this user so far (reply, push, multicast)."""

@@ -173,5 +173,20 @@ class Database:
             finally:
                 session.rollback()
 
+    @contextmanager
+    def glance(self) -> Iterator[Session]:
+        """For a read of one statement on the webhook's path: on PostgreSQL without a
+        transaction around it (one round trip, not three; a statement sees one snapshot
+        anyway); on SQLite as :meth:`reading`. Nothing written in it is meant to be kept."""
+        if not is_postgres(self.engine):
+            with self.reading() as session:
+                yield session
+            return
+        with (
+            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+            Session(bind=connection) as session,
+        ):
+            yield session
+
     def dispose(self) -> None:
         self.engine.dispose()

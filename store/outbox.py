@@ -204,8 +204,8 @@ def mark_sent(session: Session, row_ids: list[int], now: datetime) -> None:
     no copy of them names a recipient or carries a token."""
     statements = hot.statements(session)
     destroyed = session.execute(statements.destroy_sent_keys, {"b_ids": row_ids})
-    if destroyed.returns_rows:
-        destroyed.all()  # PostgreSQL: the shredder's counter (store.hot._counted)
+    if session.get_bind().dialect.name == "postgresql":
+        destroyed.all()  # the shredder's counter (store.hot._counted)
     session.execute(statements.mark_sent, {"b_ids": row_ids, "b_now": now})
 
 

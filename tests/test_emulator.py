@@ -711,3 +711,28 @@ def test_chat_page_is_served_with_thai_fonts_and_no_inner_html(emu_env):
     css = requests.get(emu_env["url"] + "/static/chat.css", timeout=5).text
     assert "innerHTML" not in script and "_emulator/users" in script
     assert "Noto Sans Thai" in css and "Loma" in css
+
+
+def test_a_long_poll_answers_when_the_reply_arrives(emu_env):
+    user = LineUser(emu_env["url"], USER)
+    assert user.messages_after(0, wait=0.2) == [], "nothing yet: an empty answer in time"
+    started = time.monotonic()
+    threading.Timer(0.3, lambda: user.say("ping")).start()
+    (got,) = user.messages_after(0, wait=5.0)
+    assert got["message"]["text"] == "echo: ping"
+    assert 0.3 <= time.monotonic() - started < 3.0
+
+
+def test_reply_tokens_made_by_a_load_generator_work_once(emu_env, emu_api):
+    control: Emulator = emu_env["control"]
+    control.register_reply_tokens([("made-by-load", USER)])
+    emu_api.reply_message(
+        ReplyMessageRequest(reply_token="made-by-load", messages=[TextMessage(text="hi")])
+    )
+    assert LineUser(emu_env["url"], USER).last_text() == "hi"
+    with pytest.raises(ApiException):
+        emu_api.reply_message(
+            ReplyMessageRequest(reply_token="made-by-load", messages=[TextMessage(text="again")])
+        )
+    refused = requests.post(f"{emu_env['url']}/_emulator/reply_tokens", json={"tokens": "x"})
+    assert refused.status_code == 400
