@@ -190,19 +190,19 @@ def postgres_processes() -> list[psutil.Process]:
 # --- databases -------------------------------------------------------------------------
 
 
-def prepare_database(spec: str, folder: Path) -> str:
-    """SQLite in the run's folder, or a fresh `krasip_bench` database on the given server."""
+def prepare_database(spec: str, folder: Path, name: str = BENCH_DB) -> str:
+    """SQLite in the run's folder, or a fresh database ``name`` on the given server."""
     if spec == "sqlite":
         return f"sqlite:///{folder / 'krasip.sqlite3'}"
     from sqlalchemy import create_engine, text
 
     admin = create_engine(spec, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {BENCH_DB}"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
     parts = urlsplit(spec)
-    return urlunsplit(parts._replace(path="/" + BENCH_DB))
+    return urlunsplit(parts._replace(path="/" + name))
 
 
 def drop_database(spec: str) -> None:

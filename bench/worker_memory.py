@@ -21,7 +21,6 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DB = "krasip_bench_worker"  # not bench.run's database: both may run on one server
@@ -76,27 +75,14 @@ print(json.dumps(out))
 """
 
 
-def prepare(spec: str, folder: Path) -> str:
-    if spec == "sqlite":
-        return f"sqlite:///{folder / 'krasip.sqlite3'}"
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(spec, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-    admin.dispose()
-    return urlunsplit(urlsplit(spec)._replace(path="/" + BENCH_DB))
-
-
 def seed_register(spec: str, cases: int) -> Path:
     """A folder holding the keys, the database URL and (SQLite) the database, seeded."""
-    from bench.run import seed
+    from bench.run import prepare_database, seed
     from store import migrate
     from store.keys import generate_keys
 
     folder = Path(tempfile.mkdtemp(prefix="krasip-worker-"))
-    database_url = prepare(spec, folder)
+    database_url = prepare_database(spec, folder, BENCH_DB)
     generate_keys(folder / "keys", "bench custodian passphrase")
     (folder / "database_url").write_text(database_url)
     migrate.upgrade(database_url)

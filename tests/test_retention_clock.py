@@ -71,6 +71,33 @@ def _close(bot: Bot, case_id: int, outcome: str) -> None:
         )
 
 
+def closed_case(days_ago: int) -> tuple[int, str]:
+    """A confidential case of the instance the CLI uses, closed ``days_ago``: (id, number)."""
+    runtime = build_runtime(_settings())
+    closed = utc_now() - timedelta(days=days_ago)
+    with runtime.db.transaction() as session:
+        created = repo.create_case(
+            session,
+            runtime.keys,
+            now=closed - timedelta(days=30),
+            token=tokens.format_token(repo.new_token_bytes()),
+            channel="line",
+            lang="th",
+            category="money",
+            district_code="1001",
+            anonymous=False,
+            meets_anonymous_bar=True,
+            content={"category": "money", "description": WORDS},
+            identity={"name": NAME},
+            notify_user_id=None,
+        )
+        repo.set_status(
+            session, runtime.keys, created.case_id, "closed", closed, outcome="completed"
+        )
+    runtime.db.engine.dispose()
+    return created.case_id, created.number
+
+
 def _february(bot: Bot) -> dict[str, Any]:
     with bot.runtime.db.transaction() as session:
         stats = staff.monthly_statistics(session, 2023, 2)
@@ -187,29 +214,8 @@ def test_the_cli_plans_holds_releases_and_runs(
     monkeypatch.delenv("KRASIP_ENV", raising=False)
     runner = CliRunner()
     assert runner.invoke(main, ["init"]).exit_code == 0
+    case_id, number = closed_case(days_ago=91)
     runtime = build_runtime(_settings())
-    closed = utc_now() - timedelta(days=91)
-    with runtime.db.transaction() as session:
-        created = repo.create_case(
-            session,
-            runtime.keys,
-            now=closed - timedelta(days=30),
-            token=tokens.format_token(repo.new_token_bytes()),
-            channel="line",
-            lang="th",
-            category="money",
-            district_code="1001",
-            anonymous=False,
-            meets_anonymous_bar=True,
-            content={"category": "money", "description": WORDS},
-            identity={"name": NAME},
-            notify_user_id=None,
-        )
-        repo.set_status(
-            session, runtime.keys, created.case_id, "closed", closed, outcome="completed"
-        )
-    number = created.number
-    runtime.db.engine.dispose()
 
     planned = runner.invoke(main, ["retention", "plan"])
     assert planned.exit_code == 0, planned.output
@@ -227,7 +233,7 @@ def test_the_cli_plans_holds_releases_and_runs(
     assert released.exit_code == 0, released.output
     assert "identities destroyed: 1" in runner.invoke(main, ["retention", "run"]).output
     with runtime.db.transaction() as session:
-        case = session.get(Case, created.case_id)
+        case = session.get(Case, case_id)
         assert case is not None and case.identity_sealed is None
         actions = [e.action for e in session.scalars(select(AuditEntry))]
     assert actions[-3:] == ["retention.hold", "retention.release", "retention.identity_destroyed"]

@@ -6,47 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import _settings, main
-from bot.runtime import build_runtime, utc_now
-from handlers import tokens
-from store import repo, retention
+from bot.runtime import build_runtime
+from store import retention
+from tests.test_retention_clock import NAME, WORDS, closed_case
 
-WORDS = "ผู้อำนวยการเขตเรียกเงินสามหมื่นบาท"
-NAME = "นางสาวผู้แจ้ง ทดสอบ"
 WARNING = "WARNING, PostgreSQL keeps purged data"
-
-
-def _closed_case(days_ago: int) -> str:
-    """A confidential case closed ``days_ago``; returns its number."""
-    runtime = build_runtime(_settings())
-    closed = utc_now() - timedelta(days=days_ago)
-    with runtime.db.transaction() as session:
-        created = repo.create_case(
-            session,
-            runtime.keys,
-            now=closed - timedelta(days=30),
-            token=tokens.format_token(repo.new_token_bytes()),
-            channel="line",
-            lang="th",
-            category="money",
-            district_code="1001",
-            anonymous=False,
-            meets_anonymous_bar=True,
-            content={"category": "money", "description": WORDS},
-            identity={"name": NAME},
-            notify_user_id=None,
-        )
-        repo.set_status(
-            session, runtime.keys, created.case_id, "closed", closed, outcome="completed"
-        )
-    runtime.db.engine.dispose()
-    return created.number
 
 
 @pytest.fixture
@@ -66,7 +36,7 @@ def test_plan_and_run_warn_of_a_server_that_keeps_old_log(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    number = _closed_case(days_ago=91)
+    _, number = closed_case(days_ago=91)
     if not database_url.startswith("postgresql"):
         for command in ("plan", "run"):
             result = cli.invoke(main, ["retention", command])
@@ -113,7 +83,7 @@ def test_a_role_without_checkpoint_is_told_the_grant_and_still_purges(
         assert retention.read_wal_state(engine) is None and retention.compact(engine) == []
         return
     role = retention.read_wal_state(engine).role  # type: ignore[union-attr]
-    _closed_case(days_ago=91)
+    closed_case(days_ago=91)
     real = retention.read_wal_state
 
     def unprivileged(engine):  # type: ignore[no-untyped-def]
