@@ -26,11 +26,13 @@ runs anyway (README, "Retention").
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -44,7 +46,7 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from store import repo, vault
@@ -370,6 +372,57 @@ def _old_snapshots_ended(engine: Engine, timeout: float = SNAPSHOT_WAIT) -> bool
     return True
 
 
+LOCK_NOT_AVAILABLE = "55P03"
+_KEPT = re.compile(r"(\d+) dead row versions cannot be removed yet")
+
+
+def _rewrite(engine: Engine, timeout: float = SNAPSHOT_WAIT) -> list[str]:
+    """``VACUUM FULL`` each purged table until it keeps no dead row version, as the
+    server itself reports (VERBOSE): a snapshot a role cannot see in pg_stat_activity
+    (an autovacuum ANALYZE) still makes it copy old versions into the new file, and a
+    later write would then log that page whole. A table another session is reading is
+    tried again rather than waited on: a queued rewrite would stall the webhook behind
+    it. Returns what could not be done within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    problems = []
+    for name in PURGED_TABLES:
+        while (kept := _vacuum_full(engine, name)) != 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if kept is None:
+            problems.append(f'table "{name}" stayed in use {timeout:.0f} s: not rewritten')
+        elif kept:
+            problems.append(
+                f"a transaction older than the purge stayed open {timeout:.0f} s: {kept} old "
+                f'row versions of "{name}" it could still see are kept until a later run'
+            )
+    return problems
+
+
+def _vacuum_full(engine: Engine, table: str) -> int | None:
+    """Rewrite one table: the dead row versions the server says it had to keep, or None
+    when the table's lock was not had within a second."""
+    said: list[str] = []
+
+    def hear(notice: Any) -> None:
+        said.append(notice.message_detail or "")
+
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        raw = connection.connection.driver_connection
+        assert raw is not None  # a checked-out connection
+        raw.add_notice_handler(hear)
+        connection.execute(text("SET lock_timeout = '1s'"))
+        try:
+            connection.execute(text(f'VACUUM (FULL, VERBOSE) "{table}"'))
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            return None
+        finally:
+            connection.execute(text("RESET lock_timeout"))
+            raw.remove_notice_handler(hear)  # the connection goes back to the pool
+    return sum(int(m.group(1)) for m in map(_KEPT.search, said) if m)
+
+
 def compact(engine: Engine) -> list[str]:
     """Make the files forget purged rows' old versions; returns :func:`wal_warnings`.
 
@@ -389,11 +442,10 @@ def compact(engine: Engine) -> list[str]:
             f"a transaction older than the purge stayed open {SNAPSHOT_WAIT:.0f} s: old "
             "row versions it could still see are kept until a later run rewrites the tables"
         )
-    tables = ", ".join(f'"{name}"' for name in PURGED_TABLES)
-    steps = [f"VACUUM FULL {tables}"]
+    warnings += _rewrite(engine)
     # Whole pages written since the last checkpoint carry the purged rows: close the
     # segment first, so the checkpoint's start lies past everything the purge wrote.
-    steps += ["SELECT pg_switch_wal()"] if state.may_switch else []
+    steps = ["SELECT pg_switch_wal()"] if state.may_switch else []
     steps += ["CHECKPOINT"] if state.may_checkpoint else []
     for step in steps:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from bot.cli import _settings, main
-from bot.runtime import build_runtime
-from store import retention
+from bot.runtime import build_runtime, utc_now
+from handlers import tokens
+from store import migrate, repo, retention
+from store.db import make_engine
+from tests.conftest import Keys
 from tests.test_retention_clock import NAME, WORDS, closed_case
 
 WARNING = "WARNING, PostgreSQL keeps purged data"
@@ -97,3 +105,56 @@ def test_a_role_without_checkpoint_is_told_the_grant_and_still_purges(
     assert "identities destroyed: 1" in ran.output
     assert f'GRANT pg_checkpoint TO "{role}";' in ran.output
     assert f'GRANT EXECUTE ON FUNCTION pg_switch_wal() TO "{role}";' in ran.output
+
+
+def test_a_snapshot_older_than_the_purge_holds_the_rewrite_until_it_ends(
+    database_url: str, keys: Keys
+) -> None:
+    """``VACUUM FULL`` copies every row version an open snapshot may see into the new
+    file, whoever holds it (an autovacuum ANALYZE is invisible to the application's role
+    in pg_stat_activity). The rewrite asks the server what it kept and goes again until
+    nothing was; SQLite has nothing to rewrite (deleted cells are zeroed)."""
+    migrate.upgrade(database_url, keyring=keys.material.keyring())
+    engine = make_engine(database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            assert retention.compact(engine) == []
+            return
+        with Session(engine) as session, session.begin():
+            created = repo.create_case(
+                session,
+                keys.material.keyring(),
+                now=utc_now(),
+                token=tokens.format_token(repo.new_token_bytes()),
+                channel="line",
+                lang="th",
+                category="money",
+                district_code="1001",
+                anonymous=True,
+                meets_anonymous_bar=True,
+                content={"category": "money", "description": WORDS},
+                identity=None,
+                notify_user_id=None,
+            )
+        old = psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"))
+        old.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        old.execute("SELECT 1").fetchone()  # the snapshot is taken, no table locked
+        with engine.begin() as connection:
+            connection.execute(
+                text('UPDATE "case" SET content_ct = :empty WHERE id = :id'),
+                {"empty": b"", "id": created.case_id},
+            )
+        (kept,) = retention._rewrite(engine, timeout=0.5)
+        assert '1 old row versions of "case"' in kept, "kept while the snapshot lives"
+        threading.Timer(0.6, old.rollback).start()
+        started = time.monotonic()
+        assert retention._rewrite(engine, timeout=10) == []
+        assert time.monotonic() - started >= 0.5, "it waited for the snapshot to end"
+        # A session reading the table: not waited on (the webhook would queue behind).
+        old.execute('SELECT count(*) FROM "case"').fetchone()
+        (busy,) = retention._rewrite(engine, timeout=1.5)
+        assert 'table "case" stayed in use' in busy
+        old.rollback()
+        old.close()
+    finally:
+        engine.dispose()
