@@ -39,7 +39,8 @@ def test_a_heartbeat_racing_the_first_claim_neither_fails(database_url: str) -> 
         assert failures == []
         with db.transaction() as session:
             ids = list(session.scalars(select(OutboxSender.id)))
-        assert ids == ["sender-1"]
+        # Other processes' senders may beat here too (the suite's earlier bots).
+        assert ids.count("sender-1") == 1
     finally:
         db.dispose()
 
