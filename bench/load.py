@@ -214,6 +214,7 @@ class Reporter(threading.Thread):
         lock: threading.Lock,
         lookups: bool,
         feed: ReplyFeed,
+        interval: float | None = None,
     ) -> None:
         super().__init__(name=f"reporter-{number}", daemon=True)
         self.feed = feed
@@ -227,6 +228,10 @@ class Reporter(threading.Thread):
         self.lock = lock
         self.lookups = lookups
         self.rng = random.Random(number)
+        # Paced: one event every ``interval`` seconds at most, from a random phase, so the
+        # reporters together send at a set rate (as long as the bot keeps up).
+        self.interval = interval
+        self.next_at = time.time() + self.rng.random() * (interval or 0)
 
     def _register(self, user_id: str, count: int) -> list[str]:
         tokens = [secrets.token_hex(16) for _ in range(count)]
@@ -245,6 +250,9 @@ class Reporter(threading.Thread):
             "Content-Type": "application/json; charset=utf-8",
             "X-Line-Signature": sign(self.secret, body),
         }
+        if self.interval:
+            time.sleep(max(0.0, self.next_at - time.time()))
+            self.next_at = max(time.time(), self.next_at) + self.interval
         arrived, replies = self.feed.expect(token)
         sent = time.time()
         started = time.perf_counter()
@@ -305,8 +313,10 @@ def run_load(
     reporters: int,
     duration: float,
     lookups: bool = True,
+    rate: float | None = None,
 ) -> LoadResult:
-    """Run ``reporters`` closed-loop reporters for ``duration`` seconds."""
+    """Run ``reporters`` closed-loop reporters for ``duration`` seconds; with ``rate``,
+    paced to send that many events per second together at most."""
     result = LoadResult()
     lock = threading.Lock()
     feed = ReplyFeed(line_url)
@@ -316,7 +326,18 @@ def run_load(
     result.started = time.time()
     stop_at = result.started + duration
     threads = [
-        Reporter(n, bot_url, line_url, channel_secret, stop_at, result, lock, lookups, feed)
+        Reporter(
+            n,
+            bot_url,
+            line_url,
+            channel_secret,
+            stop_at,
+            result,
+            lock,
+            lookups,
+            feed,
+            interval=reporters / rate if rate else None,
+        )  # fmt: skip
         for n in range(reporters)
     ]
     for thread in threads:

@@ -226,7 +226,7 @@ class Options:
     reporters: int
     duration: float
     warmup: float
-    sender_threads: int
+    sender_threads: int | None
     folder: Path
     database_url: str
     keys: Any
@@ -235,8 +235,11 @@ class Options:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
-def measure(target: str, latency_ms: int, opts: Options) -> dict[str, Any]:
-    """Start a fresh emulator and ``target`` ("krasip" or "echo"), drive it, measure."""
+def measure(
+    target: str, latency_ms: int, opts: Options, rate: float | None = None
+) -> dict[str, Any]:
+    """Start a fresh emulator and ``target`` ("krasip" or "echo"), drive it, measure;
+    with ``rate``, the reporters are paced to that many events per second together."""
     fleet = Fleet(opts.folder)
     line_port, bot_port = free_port(), free_port()
     line_url = f"http://127.0.0.1:{line_port}"
@@ -254,7 +257,7 @@ def measure(target: str, latency_ms: int, opts: Options) -> dict[str, Any]:
         "KRASIP_IDENTITY_PUBLIC_KEY": opts.keys.identity_public,
         "KRASIP_DATA_KEYS": opts.keys.data_keys,
         "KRASIP_LOOKUP_PEPPER": opts.keys.pepper,
-        "KRASIP_SENDER_THREADS": str(opts.sender_threads),
+        **({"KRASIP_SENDER_THREADS": str(opts.sender_threads)} if opts.sender_threads else {}),
         **opts.extra_env,
     }
     gunicorn = [
@@ -293,10 +296,11 @@ def measure(target: str, latency_ms: int, opts: Options) -> dict[str, Any]:
             reporters=opts.reporters,
             duration=opts.duration + opts.warmup,
             lookups=opts.lookups and target == "krasip",
+            rate=rate,
         )
         monitor.end()
         deliveries = requests.get(line_url + "/_bench/deliveries", timeout=60).json()["deliveries"]
-        return summarise(target, latency_ms, result, deliveries, monitor, opts)
+        return summarise(target, latency_ms, result, deliveries, monitor, opts, rate)
     finally:
         fleet.stop()
 
@@ -308,6 +312,7 @@ def summarise(
     deliveries: list[dict[str, Any]],
     monitor: Monitor,
     opts: Options,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     begin = result.started + opts.warmup
     end = result.started + opts.warmup + opts.duration
@@ -322,9 +327,21 @@ def summarise(
     lookup = [s.webhook_ms for s in window if s.kind == "lookup" and s.status == 200]
     processes = monitor.figures()
     web_workers = [v for k, v in processes.items() if k.startswith("web.worker")]
+    # CPU per event over the whole run (warm-up included, as the processes' CPU is), by
+    # the part of the machine it was spent in.
+    handled = sum(1 for s in result.samples if s.status == 200)
+    parts: dict[str, float] = {}
+    for name, figures in processes.items():
+        part = name.split(".")[0]
+        parts[part] = parts.get(part, 0.0) + figures["cpu_s"]
     return {
         "target": target,
         "latency_ms": latency_ms,
+        "paced_events_per_s": rate,
+        "cpu_ms_per_event": {
+            part: round(cpu * 1000 / handled, 2) if handled else None
+            for part, cpu in sorted(parts.items())
+        },
         "events": len(webhook),
         "events_per_s": round(len(webhook) / opts.duration, 1),
         "conversations_per_s": round(
@@ -457,23 +474,31 @@ def machine() -> dict[str, str]:
 
 def table(runs: list[dict[str, Any]]) -> str:
     header = (
-        "| database | LINE latency | bot | events/s | webhook p50/p99 ms "
-        "| event→reply p50/p99 ms | peak RSS/web worker MB | ratio to echo |"
+        "| database | LINE latency | bot | load | events/s | webhook p50/p99 ms "
+        "| event→reply p50/p99 ms | web CPU ms/event | peak RSS/web worker MB "
+        "| ratio to echo |"
     )
-    lines = [header, "|" + "---|" * 8]
-    echo = {(r["database"], r["latency_ms"]): r for r in runs if r["target"] == "echo"}
+    lines = [header, "|" + "---|" * 10]
+    echo = {
+        (r["database"], r["latency_ms"]): r
+        for r in runs
+        if r["target"] == "echo" and not r.get("paced_events_per_s")
+    }
     for run in runs:
         base = echo.get((run["database"], run["latency_ms"]))
+        paced = run.get("paced_events_per_s")
         ratio = (
             f"{run['events_per_s'] / base['events_per_s']:.2f}×"
-            if run["target"] == "krasip" and base and base["events_per_s"]
+            if run["target"] == "krasip" and base and base["events_per_s"] and not paced
             else ""
         )
+        load = f"paced {paced:g}/s" if paced else "closed loop"
         lines.append(
-            f"| {run['database']} | {run['latency_ms']} ms | {run['target']} "
+            f"| {run['database']} | {run['latency_ms']} ms | {run['target']} | {load} "
             f"| {run['events_per_s']} "
             f"| {run['webhook_ms']['p50']} / {run['webhook_ms']['p99']} "
             f"| {run['event_to_reply_ms']['p50']} / {run['event_to_reply_ms']['p99']} "
+            f"| {run['cpu_ms_per_event'].get('web')} "
             f"| {run['peak_rss_mb_per_web_worker']} | {ratio} |"
         )
     return "\n".join(lines)
@@ -575,12 +600,22 @@ def bench_database(spec: str, args: argparse.Namespace, report: dict[str, Any]) 
                 run = measure(target, latency, opts)
                 run["database"] = label
                 report["runs"].append(run)
+            for rate in [float(x) for x in args.paced.split(",") if x.strip()]:
+                print(f"{label}: krasip at {latency} ms, paced {rate:g}/s ...", file=sys.stderr)
+                run = measure("krasip", latency, opts, rate)
+                run["database"] = label
+                report["runs"].append(run)
         if sample:
             report["lookups"][label] = {"cases": args.cases, **time_lookups(
                 database_url, keys, sample
             )}  # fmt: skip
     finally:
         drop_database(spec)
+
+
+def _run_label(run: dict[str, Any]) -> str:
+    paced = f", paced {run['paced_events_per_s']:g}/s" if run["paced_events_per_s"] else ""
+    return f"{run['database']}, {run['latency_ms']} ms, {run['target']}{paced}"
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -602,13 +637,19 @@ def markdown(report: dict[str, Any]) -> str:
                      f"ms over {lookups['lookups']} lookups; console first page: "
                      f"{json.dumps(lookups['console_first_page_ms'])}")  # fmt: skip
     lines.append("")
+    lines.append("CPU ms per event handled, by process (warm-up included):")
+    lines.append("")
+    for run in report["runs"]:
+        parts = ", ".join(f"{part} {ms}" for part, ms in run["cpu_ms_per_event"].items())
+        lines.append(f"- {_run_label(run)}: {parts}")
+    lines.append("")
     lines.append("Per process (CPU seconds during the run, peak RSS):")
     lines.append("")
     for run in report["runs"]:
         procs = ", ".join(
             f"{name} {v['cpu_s']} s / {v['peak_rss_mb']} MB" for name, v in run["processes"].items()
         )
-        lines.append(f"- {run['database']}, {run['latency_ms']} ms, {run['target']}: {procs}")
+        lines.append(f"- {_run_label(run)}: {procs}")
     return "\n".join(lines) + "\n"
 
 
@@ -623,7 +664,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reporters", type=int, default=100, help="simultaneous reporters")
     parser.add_argument("--duration", type=float, default=20, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds first")
-    parser.add_argument("--sender-threads", type=int, default=32, help="KRASIP_SENDER_THREADS")
+    parser.add_argument(
+        "--sender-threads", type=int, help="KRASIP_SENDER_THREADS (default: Krasip's own)"
+    )
+    parser.add_argument(
+        "--paced", default="", help="also run Krasip paced at these events/s, at each latency"
+    )
     parser.add_argument("--cases", type=int, default=0, help="seed this many cases first")
     parser.add_argument("--no-echo", action="store_true", help="skip the echo bot baseline")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -640,7 +686,7 @@ def main(argv: list[str] | None = None) -> None:
             "gunicorn": f"--workers {args.workers} --threads {args.threads}",
             "reporters": args.reporters,
             "duration_s": args.duration,
-            "KRASIP_SENDER_THREADS": args.sender_threads,
+            "KRASIP_SENDER_THREADS": args.sender_threads or "default",
         },
         "seed": {},
         "runs": [],

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -181,10 +182,17 @@ class Sender:
         self.mark_sent(sent)
         return len(deliveries)
 
-    def send(self, delivery: outbox.Delivery, *, record_sent: bool = True) -> bool:
+    def send(
+        self,
+        delivery: outbox.Delivery,
+        *,
+        record_sent: bool = True,
+        tried: SendOutcome | None = None,
+    ) -> bool:
         """Send one claimed delivery; record a failure at once, a success unless told not to
-        (the caller then records it with others in one transaction). True when delivered."""
-        outcome = self._attempt(delivery)
+        (the caller then records it with others in one transaction). True when delivered.
+        ``tried`` is what the first call (:meth:`first_attempt`) already got from LINE."""
+        outcome = tried if tried is not None and tried.ok else self._attempt(delivery, tried)
         if outcome.ok:
             if record_sent:
                 self.mark_sent([delivery.id])
@@ -215,19 +223,39 @@ class Sender:
             with self.db.transaction() as session:
                 outbox.mark_sent(session, ids, self.clock())
 
-    def _attempt(self, delivery: outbox.Delivery) -> SendOutcome:
+    def _fresh_reply(self, delivery: outbox.Delivery) -> bool:
+        return (
+            delivery.reply_token is not None
+            and delivery.reply_expires_at is not None
+            and delivery.reply_expires_at > self.clock()
+        )
+
+    async def first_attempt(self, delivery: outbox.Delivery) -> SendOutcome | None:
+        """The delivery's first call to LINE, on the asynchronous client; None when there is
+        none to make without the database (nothing to send, a reply token past its time)."""
+        if not delivery.messages or not delivery.to:
+            return None
+        if delivery.kind == "multicast":
+            return await self.gateway.multicast_async(
+                delivery.to, delivery.messages, delivery.retry_key
+            )
+        if delivery.kind == "reply":
+            if not self._fresh_reply(delivery):
+                return None
+            assert delivery.reply_token is not None
+            return await self.gateway.reply_async(delivery.reply_token, delivery.messages)
+        return await self.gateway.push_async(delivery.to[0], delivery.messages, delivery.retry_key)
+
+    def _attempt(self, delivery: outbox.Delivery, tried: SendOutcome | None) -> SendOutcome:
         if not delivery.messages or not delivery.to:
             return SendOutcome(ok=False, retryable=False, error="nothing to send")
         if delivery.kind == "multicast":
-            return self.gateway.multicast(delivery.to, delivery.messages, delivery.retry_key)
-        if delivery.kind == "reply":
-            fresh = (
-                delivery.reply_token is not None
-                and delivery.reply_expires_at is not None
-                and delivery.reply_expires_at > self.clock()
+            return tried or self.gateway.multicast(
+                delivery.to, delivery.messages, delivery.retry_key
             )
-            failed: SendOutcome | None = None
-            if fresh:
+        if delivery.kind == "reply":
+            failed = tried
+            if failed is None and self._fresh_reply(delivery):
                 assert delivery.reply_token is not None
                 failed = self.gateway.reply(delivery.reply_token, delivery.messages)
                 if failed.ok:
@@ -240,19 +268,26 @@ class Sender:
                 outbox.switch_to_push(session, delivery.id)
             if failed is not None and failed.retry_after is not None:
                 return failed  # rate limited: the push waits as long as LINE asked
+        elif tried is not None:
+            return tried
         return self.gateway.push(delivery.to[0], delivery.messages, delivery.retry_key)
 
 
 class Dispatcher:
     """Sends freshly committed outbox rows from the web process without holding the request.
 
-    Deliveries are recorded in batches, one transaction every ``FLUSH_DELAY`` at most,
-    rather than one per message. Whatever it cannot send or record (a crash, LINE or the
-    database down) stays claimed until the lease runs out, and `krasip worker` takes it.
+    Each row's first call to LINE goes out on one event loop thread (the SDK's asynchronous
+    client): hundreds may wait for LINE at once, holding no thread, so a slow LINE costs no
+    CPU and threads never contend for the interpreter. What needs the database besides
+    recording a delivery (a failure, a reply turned into a push) runs on ``threads``
+    threads. Deliveries are recorded in batches, one transaction every ``FLUSH_DELAY`` at
+    most, rather than one per message. Whatever it cannot send or record (a crash, LINE or
+    the database down) stays claimed until the lease runs out, and `krasip worker` takes it.
     """
 
     FLUSH_DELAY = 0.02  # seconds a delivered row may wait to be recorded with others
     FLUSH_RETRY = 1.0
+    CLOSE_WAIT = 10.0  # seconds shutdown waits for sends LINE has not answered yet
 
     def __init__(self, sender: Sender, threads: int) -> None:
         self.sender = sender
@@ -263,8 +298,15 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = False
+        self._in_flight: set[Future[None]] = set()
+        self._loop = asyncio.new_event_loop()
+        self._sending = threading.Thread(target=self._serve, name="krasip-send-loop", daemon=True)
+        self._sending.start()
         self._recorder = threading.Thread(target=self._record_loop, name="krasip-sent", daemon=True)
         self._recorder.start()
+
+    def _serve(self) -> None:
+        self._loop.run_forever()
 
     def submit(self, ids: list[int]) -> None:
         """Claim these committed rows and send them."""
@@ -274,18 +316,39 @@ class Dispatcher:
     def submit_claimed(self, deliveries: list[outbox.Delivery]) -> None:
         """Send rows this process claimed in the transaction that wrote them."""
         for delivery in deliveries:
-            self._pool.submit(self._run_claimed, delivery)
+            future = asyncio.run_coroutine_threadsafe(self._first(delivery), self._loop)
+            with self._lock:
+                self._in_flight.add(future)
+            future.add_done_callback(self._landed)
 
-    def _run_claimed(self, delivery: outbox.Delivery) -> None:
+    def _landed(self, future: Future[None]) -> None:
+        with self._lock:
+            self._in_flight.discard(future)
+
+    async def _first(self, delivery: outbox.Delivery) -> None:
         try:
-            delivered = self.sender.send(delivery, record_sent=False)
+            outcome = await self.sender.first_attempt(delivery)
+        except Exception as exc:  # noqa: BLE001 - the lease runs out; the worker sends it
+            log_failure(log, "sending right after commit failed; the worker will retry", exc)
+            return
+        if outcome is not None and outcome.ok:
+            self._delivered(delivery.id)
+        else:
+            self._pool.submit(self._run_claimed, delivery, outcome)
+
+    def _delivered(self, outbox_id: int) -> None:
+        with self._lock:
+            self._sent.append(outbox_id)
+        self._wake.set()
+
+    def _run_claimed(self, delivery: outbox.Delivery, tried: SendOutcome | None = None) -> None:
+        try:
+            delivered = self.sender.send(delivery, record_sent=False, tried=tried)
         except Exception as exc:  # noqa: BLE001 - the lease runs out; the worker sends it
             log_failure(log, "sending right after commit failed; the worker will retry", exc)
             return
         if delivered:
-            with self._lock:
-                self._sent.append(delivery.id)
-            self._wake.set()
+            self._delivered(delivery.id)
 
     def _run(self, ids: list[int]) -> None:
         try:
@@ -316,6 +379,21 @@ class Dispatcher:
         return True
 
     def shutdown(self) -> None:
+        if self._closing:
+            return
+        with self._lock:
+            in_flight = list(self._in_flight)
+        wait(in_flight, timeout=self.CLOSE_WAIT)
+        try:
+            asyncio.run_coroutine_threadsafe(self.sender.gateway.aclose(), self._loop).result(
+                timeout=self.CLOSE_WAIT
+            )
+        except Exception as exc:  # noqa: BLE001 - the process is ending anyway
+            log_failure(log, "closing LINE's connections failed", exc)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._sending.join(timeout=self.CLOSE_WAIT)
+        if not self._sending.is_alive():
+            self._loop.close()
         self._pool.shutdown(wait=True)
         self._closing = True
         self._wake.set()

@@ -201,10 +201,11 @@ def staff_for_line(
 ) -> tuple[StaffUser, StaffLineLink] | None:
     """The active staff member linked to this LINE account, if any."""
     # Every reporter event asks this, so the common answer (no) costs one index probe.
-    staff_id = session.scalar(
+    staff_id = hot.execute(
+        session,
         hot.statements(session).staff_for_line,
         {"b_line_key": keys.pepper.digest("staff-line", line_user_id)},
-    )
+    ).scalar()
     if staff_id is None:
         return None
     staff = session.get(StaffUser, staff_id)

@@ -97,7 +97,7 @@ def enqueue(
         "next_attempt_at": _minute(now),
         "created_at": now,
     }
-    row_id = session.execute(hot.statements(session).add_outbox, values).scalar_one()
+    row_id = hot.execute(session, hot.statements(session).add_outbox, values).scalar_one()
     return Delivery(
         id=row_id,
         kind=kind,
@@ -203,10 +203,10 @@ def mark_sent(session: Session, row_ids: list[int], now: datetime) -> None:
     """Delivered: whoever delivered them, the rows are done; their keys are destroyed, so
     no copy of them names a recipient or carries a token."""
     statements = hot.statements(session)
-    destroyed = session.execute(statements.destroy_sent_keys, {"b_ids": row_ids})
+    destroyed = hot.execute(session, statements.destroy_sent_keys, {"b_ids": row_ids})
     if session.get_bind().dialect.name == "postgresql":
         destroyed.all()  # the shredder's counter (store.hot._counted)
-    session.execute(statements.mark_sent, {"b_ids": row_ids, "b_now": now})
+    hot.execute(session, statements.mark_sent, {"b_ids": row_ids, "b_now": now})
 
 
 def mark_failed(

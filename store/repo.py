@@ -90,7 +90,7 @@ def claim_event(session: Session, keys: Keyring, webhook_event_id: str, now: dat
     event_key = vault.day_digest(session, keys, EVENT, webhook_event_id, day)
     before = vault.day_digest(session, keys, EVENT, webhook_event_id, day - 1, create=False)
     params = {"b_event_key": event_key, "b_day": day, "b_before": before or ""}
-    return session.execute(hot.statements(session).claim_event, params).first() is not None
+    return hot.execute(session, hot.statements(session).claim_event, params).first() is not None
 
 
 def prune_events(session: Session, now: datetime) -> int:
@@ -153,7 +153,8 @@ def lock_conversation(
     day = vault.day_number(now)
     reporter_key = vault.day_digest(session, keys, REPORTER, line_user_id, day)
     assert reporter_key is not None
-    key_id, state_ct = session.execute(
+    key_id, state_ct = hot.execute(
+        session,
         hot.statements(session).lock_conversation,
         {"b_key": reporter_key, "b_expires": coarse_time(now)},
     ).one()
@@ -192,13 +193,14 @@ def save_conversation(
     conversation leaves no row behind."""
     statements = hot.statements(session)
     if state is None or keep_until is None:
-        session.execute(statements.drop_conversation, {"b_key": held.reporter_key})
+        hot.execute(session, statements.drop_conversation, {"b_key": held.reporter_key})
     else:
         plaintext = json.dumps(state, ensure_ascii=False).encode()
         key_id, state_ct = vault.seal(
             session, keys, plaintext, bind(CONVERSATION, held.reporter_key)
         )
-        session.execute(
+        hot.execute(
+            session,
             statements.save_conversation,
             {
                 "b_key": held.reporter_key,

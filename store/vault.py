@@ -69,7 +69,7 @@ def new_key(session: Session, keys: Keyring) -> tuple[int, bytes]:
     """A fresh row key, stored wrapped; for a row holding several ciphertexts."""
     key_id, secret = new_id(), new_secret()
     wrapped = keys.data.encrypt(secret, bind(ROW_KEY, key_id))
-    session.execute(hot.statements(session).add_vault_key, {"id": key_id, "wrapped": wrapped})
+    hot.execute(session, hot.statements(session).add_vault_key, {"id": key_id, "wrapped": wrapped})
     return key_id, secret
 
 
@@ -77,7 +77,7 @@ def secret(session: Session, keys: Keyring, key_id: int | None) -> bytes:
     """The row key ``key_id``; :class:`KeyDestroyed` when it no longer exists."""
     wrapped = None
     if key_id is not None:
-        wrapped = session.execute(hot.statements(session).vault_key, {"b_id": key_id}).scalar()
+        wrapped = hot.execute(session, hot.statements(session).vault_key, {"b_id": key_id}).scalar()
     if wrapped is None:
         raise KeyDestroyed("the key of this record was destroyed")
     return unwrap(keys, key_id, wrapped)  # type: ignore[arg-type]
@@ -98,7 +98,7 @@ def destroy(session: Session, key_ids: Iterable[int | None]) -> int:
     if not ids:
         return 0
     # A statement built once (store.hot): one is destroyed on every webhook event.
-    result = session.execute(hot.statements(session).destroy_keys, {"b_ids": ids})
+    result = hot.execute(session, hot.statements(session).destroy_keys, {"b_ids": ids})
     if session.get_bind().dialect.name != "postgresql":
         return result.rowcount  # type: ignore[attr-defined, no-any-return]
     return len(result.all())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -18,7 +19,8 @@ INVALID_REPLY_TOKEN = {"message": "Invalid reply token"}
 
 @pytest.fixture
 def bot_overrides() -> dict[str, Any]:
-    return {"line_timeout_seconds": 1.0, "outbox_max_attempts": 3}
+    # One thread for what needs the database: the first calls to LINE need none.
+    return {"line_timeout_seconds": 1.0, "outbox_max_attempts": 3, "sender_threads": 1}
 
 
 def _rows(bot: Bot) -> list[OutboxMessage]:
@@ -189,3 +191,60 @@ def test_a_burst_of_replies_is_recorded_in_few_transactions(
     assert sum(batches) == 20
     assert len(batches) <= 2, f"one transaction per reply: {batches}"
     assert all(len(user.messages()) == 1 for user in users)
+
+
+def _sending_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("krasip-send")]
+
+
+def test_replies_waiting_for_a_slow_line_hold_no_thread(
+    bot: Bot, new_chat: Any, line: Any
+) -> None:
+    # Twelve replies LINE takes 0.6 s to answer would take 7 s one after another on the
+    # one sending thread; waiting together they take one wait.
+    users = [new_chat().user for _ in range(12)]
+    line.config(latency_ms=600)
+    started = time.monotonic()
+    for user in users:
+        assert user.say("report") == 200
+    deadline = started + 3.0
+    while not all(user.messages() for user in users):
+        assert time.monotonic() < deadline, "the replies waited for each other"
+        time.sleep(0.02)
+    assert len(_sending_threads()) <= 2, _sending_threads()  # the loop, one pool thread
+    line.config(latency_ms=0)
+    bot.settle()
+    assert {row.state for row in _rows(bot)} == {"sent"}
+    assert len(line.requests("/v2/bot/message/reply")) == len(users)
+
+
+def test_closing_the_web_process_waits_for_replies_line_has_not_answered(
+    bot: Bot, chat: Chat, line: Any
+) -> None:
+    line.config(latency_ms=500)
+    assert chat.user.say("report") == 200
+    bot.runtime.close()  # as a gunicorn worker does on SIGTERM
+    [row] = _rows(bot)
+    assert row.state == "sent", "the reply LINE took was recorded before the process ended"
+    assert len(line.requests("/v2/bot/message/reply")) == 1
+    assert not _sending_threads()
+
+
+def test_a_push_line_refuses_on_the_first_call_is_recorded_not_sent_twice(
+    bot: Bot, chat: Chat, line: Any, clock: Clock
+) -> None:
+    line.faults("/v2/bot/message/reply", status=400, body=INVALID_REPLY_TOKEN, times=1)
+    line.faults("/v2/bot/message/push", status=500, times=1)
+    assert chat.user.say("report") == 200
+    deadline = time.monotonic() + 5
+    while not line.requests("/v2/bot/message/push"):
+        assert time.monotonic() < deadline, "the push never went out"
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert [r["status"] for r in line.requests("/v2/bot/message/push")] == [500]
+    [row] = _rows(bot)
+    assert row.state == "pending" and row.attempts == 1 and row.kind == "push"
+    clock.advance(seconds=30)
+    bot.settle()
+    assert [r["status"] for r in line.requests("/v2/bot/message/push")] == [500, 200]
+    assert len(chat.new_messages()) == 1
