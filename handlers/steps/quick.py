@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from handlers.form import (
@@ -26,9 +27,15 @@ def norm(value: str | None) -> str:
     return " ".join((value or "").split()).casefold()
 
 
+@cache
+def _wordings(key: str) -> frozenset[str]:
+    # The catalogues never change while the process runs; every event asks several keys.
+    return frozenset(norm(v) for v in variants(key))
+
+
 def says(value: str | None, *keys: str) -> bool:
     said = norm(value)
-    return bool(said) and any(said == norm(v) for key in keys for v in variants(key))
+    return bool(said) and any(said in _wordings(key) for key in keys)
 
 
 def cmd_item(turn: Turn, value: str) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
@@ -55,11 +54,21 @@ def keep_until(state: State | None, now: datetime, limits: Limits) -> datetime |
     return None
 
 
+def _copied(value: Any) -> Any:
+    """A copy of a tree of dicts and lists as JSON gives them (several times faster than
+    ``copy.deepcopy``, which this ran on every event); other values are shared."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
+
+
 def coerce(state: State | None) -> State:
     """A private, well-formed copy of the stored state; anything unreadable starts afresh."""
     if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
         return idle(state_lang(state))
-    working = copy.deepcopy(state)
+    working = _copied(state)
     # Per-chat wrong tokens of states saved before the shell kept them (unfollow lost them).
     working.pop("lookup_failures", None)
     working.pop("cooldown_until", None)
