@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from linebot.v3 import WebhookParser
+from linebot.v3 import SignatureValidator
 
 from bot.config import Settings, load_settings
 from bot.runtime import build_runtime, utc_now
@@ -36,7 +36,7 @@ def create_app(
     )
     runtime = build_runtime(settings, clock)
     app.extensions["krasip"] = runtime
-    app.extensions["krasip.parser"] = WebhookParser(settings.line_channel_secret)
+    app.extensions["krasip.signature"] = SignatureValidator(settings.line_channel_secret)
 
     from bot import console, webhook
 

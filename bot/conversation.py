@@ -1,8 +1,8 @@
 """One LINE event, start to end: one transaction, the conversation locked, effects applied.
 
-This is the shell around the pure conversation in ``handlers``: it turns SDK events into
-``Incoming``, hands reads to the handler as a lookup function, applies the effects it
-returns through ``store``, and queues its replies in the outbox.
+This is the shell around the pure conversation in ``handlers``: it turns LINE events (read
+by ``bot.events``) into ``Incoming``, hands reads to the handler as a lookup function,
+applies the effects it returns through ``store``, and queues its replies in the outbox.
 """
 
 from __future__ import annotations
@@ -14,27 +14,11 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from linebot.v3.webhooks import (
-    AudioMessageContent,
-    Event,
-    FileMessageContent,
-    FollowEvent,
-    ImageMessageContent,
-    JoinEvent,
-    LeaveEvent,
-    LocationMessageContent,
-    MessageEvent,
-    PostbackEvent,
-    StickerMessageContent,
-    TextMessageContent,
-    UnfollowEvent,
-    UserSource,
-    VideoMessageContent,
-)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import handlers
+from bot.events import Event
 from bot.logs import log_failure
 from bot.notifications import Notifier
 from bot.outbox import enqueue_replies
@@ -74,43 +58,43 @@ GROUP_WORDS = {"ร้องเรียน", "แจ้งเบาะแส", 
 
 def _incoming(event: Event) -> Incoming | None:
     """The handler's view of an event from a 1:1 chat, or None when there is nothing to do."""
-    if isinstance(event, FollowEvent):
+    if event.kind == "follow":
         return Incoming(kind="follow")
-    if isinstance(event, PostbackEvent):
-        return Incoming(kind="postback", data=event.postback.data)
-    if not isinstance(event, MessageEvent):
-        return None
+    if event.kind == "postback":
+        return Incoming(kind="postback", data=event.postback_data)
     content = event.message
-    if isinstance(content, TextMessageContent):
+    if event.kind != "message" or content is None:
+        return None
+    if content.type == "text":
         return Incoming(kind="text", text=content.text)
-    if isinstance(content, ImageMessageContent):
+    if content.type == "image":
         return Incoming(kind="media", media=MediaRef(content.id, "image"))
-    if isinstance(content, VideoMessageContent):
+    if content.type == "video":
         return Incoming(
             kind="media", media=MediaRef(content.id, "video", duration_ms=content.duration)
         )
-    if isinstance(content, AudioMessageContent):
+    if content.type == "audio":
         return Incoming(
             kind="media", media=MediaRef(content.id, "audio", duration_ms=content.duration)
         )
-    if isinstance(content, FileMessageContent):
+    if content.type == "file":
         return Incoming(
             kind="media",
             media=MediaRef(content.id, "file", file_name=content.file_name, size=content.file_size),
         )
-    if isinstance(content, StickerMessageContent):
+    if content.type == "sticker":
         return Incoming(kind="sticker")
-    if isinstance(content, LocationMessageContent):
+    if content.type == "location":
         return Incoming(kind="location")
     return Incoming(kind="other")
 
 
 def _age(event: Event, now: datetime) -> timedelta | None:
     """How long ago LINE says the event happened (its ``timestamp``, in milliseconds)."""
-    stamp = getattr(event, "timestamp", None)
-    if not isinstance(stamp, int):
-        return None
-    return now - datetime.fromtimestamp(stamp / 1000, UTC)
+    try:
+        return now - datetime.fromtimestamp(event.timestamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return timedelta.max  # a stamp no calendar holds: dropped as too old, never a 500
 
 
 def draft_key(draft_id: str) -> str:
@@ -151,7 +135,7 @@ class EventProcessor:
     def process(self, event: Event) -> list[Delivery]:
         """Handle one event in one transaction; returns the outbox rows to send after commit."""
         now = self.rt.clock()
-        event_id = getattr(event, "webhook_event_id", None)
+        event_id = event.webhook_event_id
         age = _age(event, now)
         if age is not None and age > self.rt.settings.webhook_max_event_age:
             # A replay of an old signed body (its id may be forgotten by now) or a very late
@@ -186,17 +170,16 @@ class EventProcessor:
         with nothing (its sender is in a delay and was told so this minute). That is found
         on a read, without the writer's lock, so a flood of wrong tokens never queues ahead
         of a real reporter's lookup. Anything else, or any doubt, goes the writing way."""
-        source = getattr(event, "source", None)
-        incoming = _incoming(event) if isinstance(event, MessageEvent) else None
+        user_id = event.user_id
+        incoming = _incoming(event) if event.kind == "message" else None
         if (
             incoming is None
-            or not isinstance(source, UserSource)
-            or not source.user_id
+            or not user_id
             or (token := tokens.parse((incoming.text or "").strip())) is None
             or staff_messages.link_code(incoming.text or "")
         ):
             return False
-        user_id, keys = source.user_id, self.rt.keys
+        keys = self.rt.keys
         with self.rt.db.glance() as session:
             seen = repo.quiet_wrong_token(session, keys, user_id, token, now)
         if seen is None or seen.wait_until is None or now >= seen.wait_until:
@@ -206,7 +189,7 @@ class EventProcessor:
             now=now,
             lookup=lambda _token: NoMatch(wrong),
             limits=self.rt.limits,
-            sent_ms=getattr(event, "timestamp", None),
+            sent_ms=event.timestamp,
         )
         # The handler itself decides, as it would on the writing way.
         result = handlers.handle(None, incoming, ctx)
@@ -217,15 +200,14 @@ class EventProcessor:
         )
 
     def _dispatch(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
-        source = getattr(event, "source", None)
-        reply_token = getattr(event, "reply_token", None)
-        if not isinstance(source, UserSource) or not source.user_id:
+        reply_token = event.reply_token
+        user_id = event.user_id
+        if not user_id:
             return self._group_event(session, event, now)
-        user_id = source.user_id
         staff_reply = self._staff_chat(session, event, user_id, now)
         if staff_reply is not None:
             return self._answer(session, user_id, reply_token, staff_reply, now)
-        if isinstance(event, UnfollowEvent):
+        if event.kind == "unfollow":
             # The reporter blocked the bot: nothing more can be said, so keep no draft.
             held = repo.lock_conversation(session, self.rt.keys, user_id, now)
             if held.state and held.state.get("draft_id"):
@@ -242,7 +224,7 @@ class EventProcessor:
             limits=self.rt.limits,
             entropy=secrets.token_hex(12),
             seal_identity=_identity_sealer(self.rt.keys),
-            sent_ms=getattr(event, "timestamp", None),
+            sent_ms=event.timestamp,
             case_usage=lambda case_id: self._case_usage(session, case_id, now),
         )
         result = handlers.handle(held.state, incoming, ctx)
@@ -259,37 +241,29 @@ class EventProcessor:
     def _group_event(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
         """Groups and rooms: never take a report there; say so when addressed. An admin's
         group code registers the group for staff notifications (joining alone grants nothing)."""
-        reply_token = getattr(event, "reply_token", None)
-        source = getattr(event, "source", None)
-        chat_id = getattr(source, "group_id", None) or getattr(source, "room_id", None)
-        if isinstance(event, LeaveEvent) and chat_id:
+        reply_token = event.reply_token
+        source = event.source
+        chat_id = (source.group_id or source.room_id) if source is not None else None
+        if event.kind == "leave" and chat_id:
             notices.deactivate_group(session, self.rt.keys, chat_id)
             return []
-        code = (
-            staff_messages.link_code(event.message.text)
-            if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent)
-            else None
-        )
+        text = event.text
+        code = staff_messages.link_code(text) if text is not None else None
         if code and chat_id and reply_token:
             answer = self._redeem(session, code, chat_id, now, group=True)
             return self._answer(session, chat_id, reply_token, answer, now)
-        addressed = isinstance(event, JoinEvent) or (
-            isinstance(event, MessageEvent)
-            and isinstance(event.message, TextMessageContent)
-            and (
-                event.message.text.strip().lower() in GROUP_WORDS
-                or tokens.parse(event.message.text) is not None
-            )
+        addressed = event.kind == "join" or (
+            text is not None
+            and (text.strip().lower() in GROUP_WORDS or tokens.parse(text) is not None)
         )
         if not addressed or not reply_token or not chat_id:
             return []
         return self._answer(session, chat_id, reply_token, handlers.group_notice("th"), now)
 
     def _failure_notice(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
-        source = getattr(event, "source", None)
-        user_id = getattr(source, "user_id", None)
-        reply_token = getattr(event, "reply_token", None)
-        if not isinstance(source, UserSource) or not user_id or not reply_token:
+        user_id = event.user_id
+        reply_token = event.reply_token
+        if not user_id or not reply_token:
             return []
         return self._answer(session, user_id, reply_token, handlers.failure_notice("th"), now)
 
@@ -299,11 +273,7 @@ class EventProcessor:
         self, session: Session, event: Event, user_id: str, now: datetime
     ) -> list[dict[str, Any]] | None:
         """Link codes, and everything a linked staff member sends: never the reporter form."""
-        text = (
-            event.message.text
-            if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent)
-            else None
-        )
+        text = event.text
         code = staff_messages.link_code(text) if text else None
         if code:
             return self._redeem(session, code, user_id, now, group=False)
@@ -312,7 +282,7 @@ class EventProcessor:
             return None
         staff, link = linked
         lang = staff.lang or "th"
-        if isinstance(event, UnfollowEvent):
+        if event.kind == "unfollow":
             notices.unlink(session, staff.id)
             return []
         command = staff_messages.command(text) if text else None
@@ -325,7 +295,7 @@ class EventProcessor:
         if command == "unlink":
             notices.unlink(session, staff.id)
             return staff_messages.reply(lang, "staff.unlinked")
-        if not getattr(event, "reply_token", None):
+        if not event.reply_token:
             return []
         mode = "staff.mode.digest" if link.digest else "staff.mode.immediate"
         return staff_messages.reply(
