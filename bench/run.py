@@ -532,25 +532,51 @@ def seed(database_url: str, keys: Any, count: int, folder: Path) -> tuple[list[s
     print(f"\rseeded {count} cases in {seconds}s", file=sys.stderr)
     warned = catch_up_deadlines(database_url, keys, folder)
     print(f"deadline warnings of the seeded history recorded: {warned}", file=sys.stderr)
+    started = time.perf_counter()
+    destroyed, purged = catch_up_retention(database_url, keys, folder)
+    print(
+        f"retention caught up: {destroyed} identities destroyed, {purged} cases purged, "
+        f"{time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
     after_bulk_load(database_url)
     return summary.sample_tokens, seconds
 
 
-def catch_up_deadlines(database_url: str, keys: Any, folder: Path) -> int:
-    """Record the seeded history's deadline warnings, as a live register sent them long
-    ago; otherwise the first run's worker would spend half a minute of CPU on them."""
+def _runtime(database_url: str, keys: Any, folder: Path) -> Any:
     from dataclasses import replace
 
     from bot.config import load_settings
-    from bot.notifications import Notifier
     from bot.runtime import build_runtime
 
     settings = load_settings(
         environ={}, overrides={"env": "development", "instance_path": folder, "keys": keys}
     )
-    runtime = build_runtime(replace(settings, database_url=database_url))
+    return build_runtime(replace(settings, database_url=database_url))
+
+
+def catch_up_deadlines(database_url: str, keys: Any, folder: Path) -> int:
+    """Record the seeded history's deadline warnings, as a live register sent them long
+    ago; otherwise the first run's worker would spend half a minute of CPU on them."""
+    from bot.notifications import Notifier
+
+    runtime = _runtime(database_url, keys, folder)
     try:
         return Notifier(runtime).check_deadlines()
+    finally:
+        runtime.close()
+
+
+def catch_up_retention(database_url: str, keys: Any, folder: Path) -> tuple[int, int]:
+    """Run retention over the seeded years once, as a live register did long ago; otherwise
+    each run's fresh worker would go on with the catch-up (26,000 cases: minutes of
+    batches) while the bots are measured."""
+    from bot import worker
+
+    worker.RETENTION_PAUSE_MAX = 0.0  # nothing else runs yet: no one to leave a turn to
+    runtime = _runtime(database_url, keys, folder)
+    try:
+        return worker.run_retention(runtime)
     finally:
         runtime.close()
 

@@ -3,6 +3,7 @@ retention, and the monthly statistics of its month stay exactly the same."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,33 @@ def test_a_run_goes_in_batches_each_its_own_transaction(
     assert run_retention(bot.runtime, progress=progress) == (0, 5)
     assert commits == [2, 4, 5]
     assert [a for a, _ in _actions(bot)].count("retention.purge") == 5
+
+
+def test_a_run_leaves_the_database_free_between_batches(
+    bot: Bot, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up over years of closed cases holds SQLite's writer lock batch after batch:
+    between two batches the database stays free as long as the batch before took, so the
+    webhook gets its turn instead of answering 503."""
+    from bot.worker import run_retention
+
+    monkeypatch.setattr(retention, "BATCH", 2)
+    filed = [_file(bot, "line", "money", 1 + n, identity=False) for n in range(5)]
+    for case_id, _ in filed:
+        _close(bot, case_id, "completed")
+    clock.advance(days=365 * 10 + 5)
+    spans: list[tuple[float, float]] = []
+    batch_run = retention.run
+
+    def slow_batch(*args: Any, **kwargs: Any) -> Any:
+        began = time.monotonic()
+        done = batch_run(*args, **kwargs)
+        time.sleep(max(0.0, 0.2 - (time.monotonic() - began)))  # a batch of 0.2 s at least
+        spans.append((began, time.monotonic()))
+        return done
+
+    monkeypatch.setattr(retention, "run", slow_batch)
+    assert run_retention(bot.runtime) == (0, 5)
+    assert len(spans) == 3
+    for (began, ended), (next_began, _) in zip(spans, spans[1:], strict=False):
+        assert next_began - ended >= 0.9 * (ended - began), spans
