@@ -211,9 +211,9 @@ class LineGateway:
         configuration.connection_pool_maxsize = ASYNC_CONNECTIONS
         client = AsyncApiClient(configuration)
         # The SDK's session trusts the environment: aiohttp then looks up netrc and proxy
-        # variables on a helper thread for every request (0.4-0.8 ms of CPU per send).
-        # The synchronous client reads neither (its proxy is Configuration.proxy), so
-        # neither does this one: same connector, a session without trust_env.
+        # variables on a helper thread for every request (0.3-0.9 ms of CPU per send,
+        # `python -m bench.micro`). The synchronous client reads neither (its proxy is
+        # Configuration.proxy), so neither does this one: same connector, no trust_env.
         sdk_session = client.rest_client.pool_manager
         client.rest_client.pool_manager = aiohttp.ClientSession(
             connector=sdk_session.connector, trust_env=False

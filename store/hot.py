@@ -142,9 +142,9 @@ def execute(
     session: Session, statement: Executable, params: dict[str, Any]
 ) -> CursorResult[*TupleAny]:
     """Run one of these statements on the session's connection, bypassing the ORM's
-    execution path (none of them is ORM-enabled, so nothing is flushed either way): a
-    quarter of each statement's cost (``python -m bench.webhook_cost --profile``). The
-    connection is looked up once per transaction."""
+    execution path (none of them is ORM-enabled, so nothing is flushed either way): about
+    a sixth of each statement's CPU (``python -m bench.micro``). The connection is looked
+    up once per transaction."""
     transaction = session.get_transaction()
     held: tuple[Any, Connection] | None = session.info.get(_HELD)
     if held is None or transaction is None or held[0] is not transaction:

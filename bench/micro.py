@@ -1,0 +1,174 @@
+"""`python -m bench.micro`: the single-step figures behind issue 12's levers, in CPU.
+
+Each lever is measured alone, in this process, against what it replaced:
+
+- a hot statement run through the ORM session, on ``session.connection()`` each time, and
+  on the transaction's connection as ``store.hot.execute`` holds it;
+- one send through aiohttp with the SDK's session (``trust_env``) and without it, one at a
+  time and eight at once, against the benchmark's LINE platform in its own process (whose
+  CPU is not counted);
+- reading one signed text event with the SDK's ``WebhookParser`` and with the signature
+  check plus ``bot.events.parse``;
+- copying a conversation state with ``copy.deepcopy`` and as ``handlers`` now does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import requests
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from bench.load import build_event, sign
+from bench.run import free_port
+
+SECRET = "micro-channel-secret-0123456789abcdef"  # noqa: S105 - local platform only
+TOKEN = "micro-access-token"  # noqa: S105 - local platform only
+
+
+def cpu_us(run: Callable[[], Any], count: int) -> float:
+    """Process CPU per call, best of three rounds, in microseconds."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        for _ in range(count):
+            run()
+        best = min(best, (time.process_time() - started) / count)
+    return round(best * 1e6, 1)
+
+
+def statements(count: int = 5000) -> dict[str, float]:
+    from store import hot
+    from store.models import Base
+
+    folder = Path(tempfile.mkdtemp(prefix="krasip-micro-"))
+    engine = create_engine(f"sqlite:///{folder / 'micro.sqlite3'}")
+    Base.metadata.create_all(engine)
+    params = {"b_line_key": "nobody"}
+    with Session(engine) as session, session.begin():
+        statement = hot.statements(session).staff_for_line
+        figures = {
+            "session.execute": cpu_us(lambda: session.execute(statement, params).first(), count),
+            "session.connection().execute": cpu_us(
+                lambda: session.connection().execute(statement, params).first(), count
+            ),
+            "hot.execute": cpu_us(lambda: hot.execute(session, statement, params).first(), count),
+        }
+    engine.dispose()
+    return figures
+
+
+def sends(count: int = 1000) -> dict[str, float]:
+    port = free_port()
+    platform = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "bench.line_platform", "--port", str(port),
+         "--channel-secret", SECRET, "--access-token", TOKEN],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v2/bot/message/push"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/_emulator/config", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        body = json.dumps(
+            {"to": "U" + "0" * 32, "messages": [{"type": "text", "text": "สวัสดีครับ" * 10}]}
+        ).encode()
+
+        async def run(trust_env: bool, together: int) -> float:
+            session = aiohttp.ClientSession(trust_env=trust_env)
+            gate = asyncio.Semaphore(together)
+
+            async def one() -> None:
+                headers = {
+                    "Authorization": f"Bearer {TOKEN}",
+                    "Content-Type": "application/json",
+                    "X-Line-Retry-Key": str(uuid.uuid4()),
+                }
+                async with gate, session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"the platform answered {response.status}")
+
+            started = time.process_time()
+            await asyncio.gather(*(one() for _ in range(count)))
+            spent = time.process_time() - started
+            await session.close()
+            return round(spent / count * 1000, 3)
+
+        return {
+            f"trust_env={trust}, {together} at once (ms)": asyncio.run(run(trust, together))
+            for trust in (True, False)
+            for together in (1, 8)
+        }
+    finally:
+        platform.terminate()
+        platform.wait(10)
+
+
+def events(count: int = 5000) -> dict[str, float]:
+    from linebot.v3 import SignatureValidator, WebhookParser
+
+    from bot import events as line_events
+
+    event = build_event("U" + secrets.token_hex(16), "text", "ร้องเรียน", secrets.token_hex(16))
+    body = json.dumps({"destination": "U0", "events": [event]}, ensure_ascii=False)
+    signature = sign(SECRET, body.encode())
+    parser, validator = WebhookParser(SECRET), SignatureValidator(SECRET)
+
+    def lean() -> None:
+        if not validator.validate(body, signature):
+            raise RuntimeError("bad signature")
+        line_events.parse(body)
+
+    return {
+        "SDK WebhookParser.parse": cpu_us(lambda: parser.parse(body, signature), count),
+        "signature + bot.events.parse": cpu_us(lean, count),
+    }
+
+
+def state_copy(count: int = 5000) -> dict[str, float]:
+    from handlers.steps import state as states
+
+    state = {
+        "v": 1, "mode": "form", "lang": "th", "step": "witnesses", "draft_id": "d" * 24,
+        "done": ["language", "intro", "identity_mode", "category", "agency", "district",
+                 "official", "description", "when", "where", "evidence"],
+        "form": {"category": "registration", "agency": "district", "district": "1004",
+                 "official_name": {"ct": "x" * 80, "k": 1}, "description": "x" * 400,
+                 "when": {"kind": "date", "date": "2025-10-15"}, "where": "x" * 60,
+                 "evidence": [{"id": "m1", "kind": "image"}, {"id": "m2", "kind": "file"}]},
+    }  # fmt: skip
+    return {
+        "copy.deepcopy": cpu_us(lambda: copy.deepcopy(state), count),
+        "handlers' JSON-tree copy": cpu_us(lambda: states._copied(state), count),
+    }
+
+
+def main() -> None:
+    report = {
+        "hot statement, µs CPU": statements(),
+        "send through aiohttp, ms CPU": sends(),
+        "read one text event, µs CPU": events(),
+        "copy a conversation state, µs CPU": state_copy(),
+    }
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
