@@ -372,7 +372,6 @@ def _old_snapshots_ended(engine: Engine, timeout: float = SNAPSHOT_WAIT) -> bool
     return True
 
 
-LOCK_NOT_AVAILABLE = "55P03"
 _KEPT = re.compile(r"(\d+) dead row versions cannot be removed yet")
 
 
@@ -414,7 +413,7 @@ def _vacuum_full(engine: Engine, table: str) -> int | None:
         try:
             connection.execute(text(f'VACUUM (FULL, VERBOSE) "{table}"'))
         except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            if getattr(exc.orig, "sqlstate", None) != vault.LOCK_NOT_AVAILABLE:
                 raise
             return None
         finally:

@@ -31,12 +31,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Delete, Engine, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from store import hot
 from store.crypto import CryptoError, Keyring, Pepper, bind, new_secret, row_decrypt, row_encrypt
 from store.models import VaultEpoch
 
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout ran out
 DESTROYED = "vault_destroyed"  # a PostgreSQL sequence: how many keys were ever destroyed
 ROW_KEY = "vault.key"
 DAY_KEY = "vault.day"
@@ -192,7 +194,14 @@ class Shredder:
     an old snapshot; the next pass tries again.
     PostgreSQL: rewrite the vault's tables (their old files are truncated at once), when
     a key was destroyed since the last rewrite.
+
+    Either way a pass holds every writer while it waits (SQLite's truncating checkpoint
+    blocks new writers until old readers end; PostgreSQL's queued ``VACUUM FULL`` blocks
+    everyone queued behind it), so it waits at most ``WAIT_MS`` and is postponed: a pass
+    that waited its connection's 30 s answered every reporter meanwhile with a 503.
     """
+
+    WAIT_MS = 100
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -201,21 +210,40 @@ class Shredder:
     def run(self) -> bool:
         """One pass; True when nothing destroyed is left on disk."""
         if self.engine.dialect.name == "sqlite":
-            # On the driver's connection: outside a transaction, which SQLAlchemy would begin.
-            raw = self.engine.raw_connection()
-            try:
-                cursor = raw.cursor()
-                busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                cursor.close()
-                return not busy
-            finally:
-                raw.close()
+            return self._truncate_log()
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             # Read before the rewrite: a key destroyed meanwhile counts for the next pass.
             counter = connection.execute(
                 text("SELECT last_value + is_called::int FROM vault_destroyed")
             ).scalar_one()
-            if counter != self._rewritten_at:
+            if counter == self._rewritten_at:
+                return True
+            connection.execute(text(f"SET lock_timeout = {self.WAIT_MS}"))
+            try:
                 connection.execute(text("VACUUM FULL vault_key, vault_epoch"))
-                self._rewritten_at = counter
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                return False
+            finally:
+                connection.execute(text("RESET lock_timeout"))
+            self._rewritten_at = counter
         return True
+
+    def _truncate_log(self) -> bool:
+        # On the driver's connection: outside a transaction, which SQLAlchemy would begin.
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            # The copy first, without holding anyone; then the truncation, briefly.
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            (waited,) = cursor.execute("PRAGMA busy_timeout").fetchone()
+            cursor.execute(f"PRAGMA busy_timeout={self.WAIT_MS}")
+            try:
+                busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={int(waited)}")
+                cursor.close()
+            return not busy
+        finally:
+            raw.close()

@@ -292,7 +292,8 @@ def talk(line: Line, reporter: Reporter, replies_per_step: list[int] | None) -> 
     for index, step in enumerate(reporter.script):
         event = _event(reporter.user_id, step)
         reporter.events.append(event)
-        if reporter.rng.random() < DUPLICATE_SHARE:
+        duplicated = reporter.rng.random() < DUPLICATE_SHARE
+        if duplicated:
             copies = reporter.rng.choice((2, 3))
             reporter.duplicates += copies - 1
             batch = [event] + [_redelivered(event)] * (copies - 1)
@@ -305,7 +306,13 @@ def talk(line: Line, reporter: Reporter, replies_per_step: list[int] | None) -> 
             time.sleep(0.5)
             got = line.messages_since(reporter.user_id, seen)
         else:
-            got = _wait_for(line, reporter.user_id, seen, replies_per_step[index])
+            try:
+                got = _wait_for(line, reporter.user_id, seen, replies_per_step[index])
+            except AssertionError as exc:
+                # A 503 here means the bot wanted LINE to redeliver, which this test does not.
+                answered = reporter.webhook_statuses[-(len(batch) if duplicated else 1) :]
+                message = f"{exc} (step {index}; the webhook answered {answered})"
+                raise AssertionError(message) from None
         seen = got[-1]["seq"]
         reporter.replies.append([m["message"] for m in got])
         if reporter.rng.random() < REDELIVERY_SHARE:
