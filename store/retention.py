@@ -399,7 +399,8 @@ def _rewrite(engine: Engine, timeout: float = SNAPSHOT_WAIT) -> list[str]:
 
 def _vacuum_full(engine: Engine, table: str) -> int | None:
     """Rewrite one table: the dead row versions the server says it had to keep, or None
-    when the table's lock was not had within a second."""
+    when the table's lock was not had within ``vault.REWRITE_WAIT_MS``: a rewrite queued
+    behind a reader holds every webhook behind it, so it waits briefly and goes again."""
     said: list[str] = []
 
     def hear(notice: Any) -> None:
@@ -409,7 +410,7 @@ def _vacuum_full(engine: Engine, table: str) -> int | None:
         raw = connection.connection.driver_connection
         assert raw is not None  # a checked-out connection
         raw.add_notice_handler(hear)
-        connection.execute(text("SET lock_timeout = '1s'"))
+        connection.execute(text(f"SET lock_timeout = {vault.REWRITE_WAIT_MS}"))
         try:
             connection.execute(text(f'VACUUM (FULL, VERBOSE) "{table}"'))
         except OperationalError as exc:

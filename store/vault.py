@@ -39,6 +39,8 @@ from store.crypto import CryptoError, Keyring, Pepper, bind, new_secret, row_dec
 from store.models import VaultEpoch
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout ran out
+# How long a rewrite or a truncation may wait for a reader: every writer waits behind it.
+REWRITE_WAIT_MS = 100
 DESTROYED = "vault_destroyed"  # a PostgreSQL sequence: how many keys were ever destroyed
 ROW_KEY = "vault.key"
 DAY_KEY = "vault.day"
@@ -197,11 +199,9 @@ class Shredder:
 
     Either way a pass holds every writer while it waits (SQLite's truncating checkpoint
     blocks new writers until old readers end; PostgreSQL's queued ``VACUUM FULL`` blocks
-    everyone queued behind it), so it waits at most ``WAIT_MS`` and is postponed: a pass
-    that waited its connection's 30 s answered every reporter meanwhile with a 503.
+    everyone queued behind it), so it waits at most ``REWRITE_WAIT_MS`` and is postponed:
+    a pass that waited its connection's 30 s answered every reporter meanwhile with a 503.
     """
-
-    WAIT_MS = 100
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -218,7 +218,7 @@ class Shredder:
             ).scalar_one()
             if counter == self._rewritten_at:
                 return True
-            connection.execute(text(f"SET lock_timeout = {self.WAIT_MS}"))
+            connection.execute(text(f"SET lock_timeout = {REWRITE_WAIT_MS}"))
             try:
                 connection.execute(text("VACUUM FULL vault_key, vault_epoch"))
             except OperationalError as exc:
@@ -238,7 +238,7 @@ class Shredder:
             # The copy first, without holding anyone; then the truncation, briefly.
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
             (waited,) = cursor.execute("PRAGMA busy_timeout").fetchone()
-            cursor.execute(f"PRAGMA busy_timeout={self.WAIT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={REWRITE_WAIT_MS}")
             try:
                 busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             finally:

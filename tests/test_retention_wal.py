@@ -20,7 +20,7 @@ from bot.cli import _settings, main
 from bot.runtime import build_runtime, utc_now
 from handlers import tokens
 from store import migrate, repo, retention
-from store.db import make_engine
+from store.db import Database, make_engine
 from tests.conftest import Keys
 from tests.test_retention_clock import NAME, WORDS, closed_case
 
@@ -157,4 +157,48 @@ def test_a_snapshot_older_than_the_purge_holds_the_rewrite_until_it_ends(
         old.rollback()
         old.close()
     finally:
+        engine.dispose()
+
+
+def test_a_rewrite_waiting_for_a_reader_holds_the_webhook_a_tenth_of_a_second_at_most(
+    database_url: str, keys: Keys
+) -> None:
+    """Once ``VACUUM FULL`` asks for a table someone is reading, every later transaction on
+    that table queues behind it; the webhook's gives up after 0.5 s and answers 503. A
+    rewrite that waited a second cost the reporters of that second their answer."""
+    migrate.upgrade(database_url, keyring=keys.material.keyring())
+    engine = make_engine(database_url)
+    db = Database(database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            assert retention.compact(engine) == []  # SQLite zeroed deleted cells already
+            return
+        plain = database_url.replace("postgresql+psycopg", "postgresql")
+        reader, watcher = psycopg.connect(plain), psycopg.connect(plain, autocommit=True)
+        reader.execute('SELECT count(*) FROM "case"').fetchone()  # holds the table till the end
+        tried: list[int | None] = []
+        rewrite = threading.Thread(
+            target=lambda: tried.append(retention._vacuum_full(engine, "case"))
+        )
+        rewrite.start()
+        queued = (
+            "SELECT count(*) FROM pg_locks WHERE relation = '\"case\"'::regclass AND NOT granted"
+        )
+        deadline = time.monotonic() + 5
+        while watcher.execute(queued).fetchone() == (0,):
+            assert time.monotonic() < deadline, "the rewrite never asked for the table"
+            time.sleep(0.002)
+        began = time.monotonic()
+        with db.transaction(wait=0.5) as session:  # the webhook's wait on PostgreSQL
+            session.execute(text('SELECT count(*) FROM "case"'))
+        waited = time.monotonic() - began
+        rewrite.join(timeout=5)
+        assert tried == [None], "the rewrite gave way to the reader"
+        assert waited < 0.3, f"a webhook transaction waited {waited:.2f} s behind the rewrite"
+        reader.rollback()
+        assert retention._vacuum_full(engine, "case") is not None, "the reader gone, it rewrites"
+        reader.close()
+        watcher.close()
+    finally:
+        db.dispose()
         engine.dispose()
