@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,12 +141,28 @@ def _write_audit_keys(folder: Path, mac_key: str, signing_key: str) -> None:
     _write_private(folder / AUDIT_SIGNING_PUBLIC, (public_key_text(public) + "\n").encode())
 
 
+@contextmanager
+def _one_at_a_time(folder: Path) -> Iterator[None]:
+    """The folder itself locked (no lock file among the keys); released when it closes,
+    or when the process dies."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
 def ensure_audit_keys(folder: Path) -> bool:
-    """Add the audit keys to a key folder made before they existed; True if it did."""
-    if (folder / AUDIT_KEY).exists() or (folder / AUDIT_SIGNING_KEY).exists():
-        return False
+    """Add the audit keys to a key folder made before they existed; True if it did.
+
+    Processes starting together (gunicorn's workers and `krasip worker` in development)
+    take turns: one writes the keys, the others read them only once they are whole."""
     private_folder(folder)
-    _write_audit_keys(folder, new_mac_key(), new_signing_key())
+    with _one_at_a_time(folder):
+        if (folder / AUDIT_KEY).exists() or (folder / AUDIT_SIGNING_KEY).exists():
+            return False
+        _write_audit_keys(folder, new_mac_key(), new_signing_key())
     return True
 
 
