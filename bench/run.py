@@ -627,10 +627,16 @@ def bench_database(spec: str, args: argparse.Namespace, report: dict[str, Any]) 
                 run["database"] = label
                 report["runs"].append(run)
             for rate in [float(x) for x in args.paced.split(",") if x.strip()]:
-                print(f"{label}: krasip at {latency} ms, paced {rate:g}/s ...", file=sys.stderr)
-                run = measure("krasip", latency, opts, rate)
-                run["database"] = label
-                report["runs"].append(run)
+                # The echo bot paced too, where it can keep the rate (it waits for LINE in
+                # the request): its tail is the harness's own at that rate.
+                paced = ("krasip",) if args.no_echo or latency else ("krasip", "echo")
+                for target in paced:
+                    print(
+                        f"{label}: {target} at {latency} ms, paced {rate:g}/s ...", file=sys.stderr
+                    )
+                    run = measure(target, latency, opts, rate)
+                    run["database"] = label
+                    report["runs"].append(run)
         if sample:
             report["lookups"][label] = {"cases": args.cases, **time_lookups(
                 database_url, keys, sample
@@ -694,7 +700,9 @@ def main(argv: list[str] | None = None) -> None:
         "--sender-threads", type=int, help="KRASIP_SENDER_THREADS (default: Krasip's own)"
     )
     parser.add_argument(
-        "--paced", default="", help="also run Krasip paced at these events/s, at each latency"
+        "--paced",
+        default="",
+        help="also run Krasip paced at these events/s, at each latency (and the echo bot at 0 ms)",
     )
     parser.add_argument("--cases", type=int, default=0, help="seed this many cases first")
     parser.add_argument("--no-echo", action="store_true", help="skip the echo bot baseline")

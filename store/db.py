@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,12 +12,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import audit as audit_log
 from store.audit import AuditKeys
 from store.keys import private_folder
+from store.writers import TurnTimeout, WriterTurns
 
 READ_ONLY = "krasip_read_only"
 # Seconds a transaction may wait for a lock before failing (the webhook's is short: LINE
@@ -82,7 +84,8 @@ def _tune_postgres(engine: Engine) -> None:
 
 def _private_sqlite_file(url: str) -> None:
     """Create the database file 0600 before SQLite does (it would make it 0644, and gives
-    its -wal and -shm files the database file's mode), in a 0700 folder if it makes one."""
+    its -wal and -shm files the database file's mode), in a 0700 folder if it makes one.
+    Beside them, ``-writers`` is the writers' turn lock (store.writers): empty, 0600."""
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
@@ -92,7 +95,7 @@ def _private_sqlite_file(url: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         pass
-    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-writers")):
         try:
             if each.stat().st_mode & 0o077:
                 os.chmod(each, 0o600)  # an instance made before this rule
@@ -132,6 +135,15 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _writer_turns(url: str) -> WriterTurns | None:
+    database = make_url(url).database
+    if not url.startswith("sqlite") or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None  # a URI (tests' shared in-memory databases): no file to lock beside
+    return WriterTurns(f"{database}-writers")
+
+
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
@@ -147,6 +159,7 @@ class Database:
         self.sessions = sessionmaker(
             self.engine, expire_on_commit=False, info={audit_log.SESSION_INFO: self.audit}
         )
+        self.turns = _writer_turns(url)
         self._readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}),
             info={audit_log.SESSION_INFO: self.audit},
@@ -158,10 +171,28 @@ class Database:
 
         With ``wait``, a lock not had within that many seconds fails the transaction
         (``OperationalError``) instead of waiting."""
-        with self.sessions() as session, session.begin():
-            if wait is not None:
-                session.connection(execution_options={WAIT: wait})
+        if self.turns is None:
+            with self.sessions() as session, session.begin():
+                if wait is not None:
+                    session.connection(execution_options={WAIT: wait})
+                yield session
+            return
+        with self._turn(wait) as left, self.sessions() as session, session.begin():
+            session.connection(execution_options={WAIT: left})
             yield session
+
+    @contextmanager
+    def _turn(self, wait: float | None) -> Iterator[float]:
+        """SQLite: this thread's turn among the database's writers (store.writers);
+        yields what is left of the wait for SQLite's own lock."""
+        assert self.turns is not None
+        try:
+            with self.turns.turn(BUSY_TIMEOUT_MS / 1000 if wait is None else wait) as left:
+                yield left
+        except TurnTimeout as exc:
+            # What SQLite raises for a lock held past the wait: every caller handles one kind.
+            locked = sqlite3.OperationalError("database is locked")
+            raise OperationalError("BEGIN IMMEDIATE", None, locked) from exc
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -82,7 +82,8 @@ def test_init_and_start_leave_nothing_readable_by_other_accounts(tmp_path: Path)
         assert mode(instance) == 0o700
         assert mode(instance / "keys") == 0o700
         files = [p for p in instance.rglob("*") if p.is_file()]
-        assert {database, *logs, instance / SECRET_KEY_FILE} <= set(files)
+        turns = Path(f"{database}-writers")  # the writers' turn lock (store/writers.py)
+        assert {database, *logs, turns, instance / SECRET_KEY_FILE} <= set(files)
         # identity pair, data keys, pepper; audit key, signing key and its public half
         assert len([p for p in files if p.parent.name == "keys"]) == 7
         readable = {str(p.relative_to(instance)): oct(mode(p)) for p in files if mode(p) != 0o600}

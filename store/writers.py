@@ -1,0 +1,109 @@
+"""SQLite's writers take turns through a file lock beside the database.
+
+SQLite lets one writer in at a time and leaves the others to its busy handler, which
+sleeps 1, 2, 5 … up to 100 ms between tries: a writer that missed the lock a few times
+sleeps through many chances while another process takes it again and again, so a webhook
+could wait for hundreds of milliseconds for a lock that was free most of that time (see
+bench/RESULTS.md). A waiter on a file lock is woken by the kernel as soon as the lock is
+free. Every write transaction of every Krasip process on one database file takes its turn
+here first, so SQLite's own lock is then almost never contended.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class TurnTimeout(Exception):
+    """The turn did not come within the wait."""
+
+
+class _Handle:
+    """This thread's own open file description: flock locks belong to one, so threads
+    (and forked processes) must not share it."""
+
+    def __init__(self, path: str) -> None:
+        self.pid = os.getpid()
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.depth = 0
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self) -> None:  # the thread ended: its descriptor goes with it
+        if self.pid == os.getpid():
+            self.close()
+
+
+class WriterTurns:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _handle(self) -> _Handle:
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is None or handle.pid != os.getpid() or handle.fd < 0:
+            handle = self._local.handle = _Handle(self.path)
+        return handle
+
+    @contextmanager
+    def turn(self, wait: float) -> Iterator[float]:
+        """Hold the turn for the block; yields the seconds of ``wait`` left. Raises
+        :class:`TurnTimeout` when the turn did not come within ``wait`` seconds. Nested
+        turns in one thread share the outer one."""
+        handle = self._handle()
+        if handle.depth:
+            handle.depth += 1
+            try:
+                yield wait
+            finally:
+                handle.depth -= 1
+            return
+        started = time.monotonic()
+        if not _take(handle, wait):
+            self._local.handle = None  # the descriptor now belongs to its waiting thread
+            raise TurnTimeout(f"no write turn within {wait:.3f} s")
+        handle.depth = 1
+        try:
+            yield max(0.0, wait - (time.monotonic() - started))
+        finally:
+            handle.depth = 0
+            fcntl.flock(handle.fd, fcntl.LOCK_UN)
+
+
+def _take(handle: _Handle, wait: float) -> bool:
+    try:
+        fcntl.flock(handle.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        pass
+    # flock has no timeout: a helper thread waits in the kernel, and one that comes too
+    # late gives the turn straight back and closes the descriptor.
+    got = threading.Event()
+    guard = threading.Lock()
+    abandoned = False
+
+    def wait_in_kernel() -> None:
+        fcntl.flock(handle.fd, fcntl.LOCK_EX)
+        with guard:
+            if not abandoned:
+                got.set()
+                return
+        fcntl.flock(handle.fd, fcntl.LOCK_UN)
+        handle.close()
+
+    threading.Thread(target=wait_in_kernel, name="krasip-write-turn", daemon=True).start()
+    if got.wait(wait):
+        return True
+    with guard:
+        if got.is_set():
+            return True
+        abandoned = True
+    return False

@@ -1,0 +1,131 @@
+"""SQLite's writers take turns through a file lock (store.writers), because SQLite's own
+busy handler sleeps up to 100 ms between tries: under load a webhook missed a lock that was
+free most of the time, for hundreds of milliseconds (bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from store.db import Database
+from store.writers import TurnTimeout, WriterTurns
+
+
+def _database(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'krasip.db'}")
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE step (n INTEGER)"))
+    return db
+
+
+def test_a_writer_beside_a_busy_one_waits_one_transaction_not_the_busy_handlers_sleeps(
+    tmp_path: Path,
+) -> None:
+    """One writer keeps the lock almost all the time (10 ms held, 1 ms between), as the
+    other web worker does under load. The second writer's 20 transactions each wait about
+    one of its transactions; behind SQLite's busy handler alone, about half of them waited
+    more than 100 ms."""
+    db = _database(tmp_path)
+    stop = threading.Event()
+
+    def busy_writer() -> None:
+        while not stop.is_set():
+            with db.transaction(wait=5) as session:
+                session.execute(text("INSERT INTO step VALUES (1)"))
+                time.sleep(0.010)
+            time.sleep(0.001)
+
+    busy = threading.Thread(target=busy_writer)
+    busy.start()
+    waits = []
+    try:
+        time.sleep(0.05)
+        for _ in range(20):
+            started = time.monotonic()
+            with db.transaction(wait=1.0) as session:
+                waits.append(time.monotonic() - started)
+                session.execute(text("INSERT INTO step VALUES (2)"))
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        busy.join()
+    assert max(waits) < 0.1, [round(w * 1000) for w in waits]
+    with db.transaction() as session:
+        assert session.execute(text("SELECT count(*) FROM step WHERE n = 2")).scalar() == 20
+
+
+def test_a_turn_not_had_within_the_wait_fails_as_a_locked_database_and_is_given_back(
+    tmp_path: Path,
+) -> None:
+    db = _database(tmp_path)
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with db.transaction() as session:
+            session.execute(text("INSERT INTO step VALUES (1)"))
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(10)
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="database is locked"), db.transaction(wait=0.2):
+        pass
+    waited = time.monotonic() - started
+    release.set()
+    thread.join()
+    assert 0.15 < waited < 0.5
+    # The late waiter gave its turn back: the next writer does not wait for it.
+    started = time.monotonic()
+    with db.transaction(wait=0.5) as session:
+        session.execute(text("INSERT INTO step VALUES (2)"))
+    assert time.monotonic() - started < 0.2
+
+
+def _try_a_turn(turns: WriterTurns, answer: multiprocessing.SimpleQueue) -> None:
+    try:
+        with turns.turn(0.2):
+            answer.put("had the turn")
+    except TurnTimeout:
+        answer.put("waited")
+
+
+def test_a_forked_process_does_not_share_its_parents_turn(tmp_path: Path) -> None:
+    """flock belongs to an open file description, which a fork shares: a child using its
+    parent's descriptor would walk in while the parent writes."""
+    turns = WriterTurns(str(tmp_path / "krasip.db-writers"))
+    fork = multiprocessing.get_context("fork")
+    answer: multiprocessing.SimpleQueue = fork.SimpleQueue()
+    with turns.turn(1.0):
+        # Forked by the thread holding the turn, so the child inherits its descriptor.
+        child = fork.Process(target=_try_a_turn, args=(turns, answer))
+        child.start()
+        child.join(10)
+    assert answer.get() == "waited"
+
+
+def test_a_nested_turn_keeps_the_outer_one(tmp_path: Path) -> None:
+    turns = WriterTurns(str(tmp_path / "krasip.db-writers"))
+    other: list[str] = []
+
+    def try_now() -> None:
+        try:
+            with turns.turn(0.05):
+                other.append("had the turn")
+        except TurnTimeout:
+            other.append("waited")
+
+    with turns.turn(1.0):
+        with turns.turn(1.0):
+            pass
+        thread = threading.Thread(target=try_now)
+        thread.start()
+        thread.join()
+    assert other == ["waited"]
