@@ -5,8 +5,10 @@ sleeps 1, 2, 5 … up to 100 ms between tries: a writer that missed the lock a f
 sleeps through many chances while another process takes it again and again, so a webhook
 could wait for hundreds of milliseconds for a lock that was free most of that time (see
 bench/RESULTS.md). A waiter on a file lock is woken by the kernel as soon as the lock is
-free. Every write transaction of every Krasip process on one database file takes its turn
-here first, so SQLite's own lock is then almost never contended.
+free. Every write transaction (``Database.transaction``) of every Krasip process on one
+database file takes its turn here first, so SQLite's own lock is then almost never
+contended; the rare writers outside one (migrations, the shredder's checkpoint, a
+retention rewrite) still meet SQLite's lock and its busy handler.
 """
 
 from __future__ import annotations
