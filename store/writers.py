@@ -69,23 +69,30 @@ class WriterTurns:
                 handle.depth -= 1
             return
         started = time.monotonic()
-        if not _take(handle, wait):
+        if _take_now(handle):
+            left = wait  # unchanged, so SQLite's busy timeout need not be set again
+        elif _wait_for(handle, wait):
+            left = max(0.0, wait - (time.monotonic() - started))
+        else:
             self._local.handle = None  # the descriptor now belongs to its waiting thread
             raise TurnTimeout(f"no write turn within {wait:.3f} s")
         handle.depth = 1
         try:
-            yield max(0.0, wait - (time.monotonic() - started))
+            yield left
         finally:
             handle.depth = 0
             fcntl.flock(handle.fd, fcntl.LOCK_UN)
 
 
-def _take(handle: _Handle, wait: float) -> bool:
+def _take_now(handle: _Handle) -> bool:
     try:
         fcntl.flock(handle.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
     except BlockingIOError:
-        pass
+        return False
+    return True
+
+
+def _wait_for(handle: _Handle, wait: float) -> bool:
     # flock has no timeout: a helper thread waits in the kernel, and one that comes too
     # late gives the turn straight back and closes the descriptor.
     got = threading.Event()
