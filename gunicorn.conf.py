@@ -9,5 +9,8 @@ from typing import Any
 
 
 def post_worker_init(worker: Any) -> None:
+    from bot.runtime import keep_start_up_out_of_collections
+
+    keep_start_up_out_of_collections(worker.wsgi)
     # The app is loaded: this worker answers from now on. A deploy waits for this line.
     worker.log.info("Worker ready (pid: %s)", worker.pid)

@@ -232,6 +232,11 @@ class Reporter(threading.Thread):
         # reporters together send at a set rate (as long as the bot keeps up).
         self.interval = interval
         self.next_at = time.time() + self.rng.random() * (interval or 0)
+        # All reporters start at once: left alone, their receipts (the costliest step)
+        # would fall in the same second, conversation after conversation. So each leaves
+        # its first report after a random number of steps, as people do, and files its
+        # reports out of step with the others from then on.
+        self.first_steps: int | None = self.rng.randrange(1, len(SCRIPTS[0]) + 1)
 
     def _register(self, user_id: str, count: int) -> list[str]:
         tokens = [secrets.token_hex(16) for _ in range(count)]
@@ -283,9 +288,12 @@ class Reporter(threading.Thread):
         script = SCRIPTS[self.rng.randrange(len(SCRIPTS))]
         tokens = self._register(user_id, len(script) + 1)
         messages: list[dict] = []
+        first_steps, self.first_steps = self.first_steps, None
         for index, (kind, value) in enumerate(script):
             if time.time() >= self.stop_at:
                 return  # the measured window is over; an unfinished report is abandoned
+            if first_steps is not None and index >= first_steps:
+                return  # left unfinished, so the receipts spread out (see __init__)
             label = "receipt" if index == len(script) - 1 else "step"
             messages = self._step(user_id, kind, value, tokens[index], label)
             if not messages:

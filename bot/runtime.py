@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,3 +85,15 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         raise ConfigError(f"the configured keys are not usable: {exc}") from exc
     database = Database(settings.database_url, audit=audit)
     return Runtime(settings, database, keys, LineGateway(settings), clock)
+
+
+def keep_start_up_out_of_collections(app: object) -> bool:
+    """In a web worker once Krasip's app is loaded (gunicorn.conf.py): what start-up made
+    (modules, SQLAlchemy's tables, the SDK) lives as long as the process, so a full
+    collection need not walk it again each time. One walked it for 90–170 ms
+    (bench/RESULTS.md). Other apps (the benchmark's echo bot) are left as they are."""
+    if "krasip" not in getattr(app, "extensions", {}):
+        return False
+    gc.collect()
+    gc.freeze()
+    return True

@@ -187,7 +187,11 @@ class Database:
         yields what is left of the wait for SQLite's own lock."""
         assert self.turns is not None
         try:
-            with self.turns.turn(BUSY_TIMEOUT_MS / 1000 if wait is None else wait) as left:
+            # A transaction that bounds its wait is a short one (the webhook's, the
+            # sender's): no collection inside it (store.writers).
+            with self.turns.turn(
+                BUSY_TIMEOUT_MS / 1000 if wait is None else wait, hold_collections=wait is not None
+            ) as left:
                 yield left
         except TurnTimeout as exc:
             # What SQLite raises for a lock held past the wait: every caller handles one kind.

@@ -9,11 +9,18 @@ free. Every write transaction (``Database.transaction``) of every Krasip process
 database file takes its turn here first, so SQLite's own lock is then almost never
 contended; the rare writers outside one (migrations, the shredder's checkpoint, a
 retention rewrite) still meet SQLite's lock and its busy handler.
+
+A short turn (``hold_collections``: the webhook's and the sender's, which bound their
+wait) also holds Python's automatic garbage collection until it ends. A full collection
+took 90–170 ms in a web worker, and one that began inside a turn, in any thread of the
+process, kept every writer of every process waiting that long (bench/RESULTS.md); after
+the turn the same collection stalls this process alone.
 """
 
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import threading
 import time
@@ -44,6 +51,32 @@ class _Handle:
             self.close()
 
 
+class _Collections:
+    """Automatic collection held while any thread of this process holds a short turn."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.holders = 0
+        self.stopped = False  # whether we, not someone else, switched it off
+
+    def hold(self) -> None:
+        with self.lock:
+            self.holders += 1
+            if self.holders == 1 and gc.isenabled():
+                gc.disable()
+                self.stopped = True
+
+    def release(self) -> None:
+        with self.lock:
+            self.holders -= 1
+            if self.holders == 0 and self.stopped:
+                self.stopped = False
+                gc.enable()  # a collection now due runs at the next allocation, outside
+
+
+_COLLECTIONS = _Collections()
+
+
 class WriterTurns:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -55,11 +88,17 @@ class WriterTurns:
             handle = self._local.handle = _Handle(self.path)
         return handle
 
+    def held(self) -> bool:
+        """Whether this thread holds its turn now."""
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        return handle is not None and handle.pid == os.getpid() and handle.depth > 0
+
     @contextmanager
-    def turn(self, wait: float) -> Iterator[float]:
+    def turn(self, wait: float, *, hold_collections: bool = False) -> Iterator[float]:
         """Hold the turn for the block; yields the seconds of ``wait`` left. Raises
         :class:`TurnTimeout` when the turn did not come within ``wait`` seconds. Nested
-        turns in one thread share the outer one."""
+        turns in one thread share the outer one. With ``hold_collections``, no automatic
+        garbage collection starts in this process until the turn ends."""
         handle = self._handle()
         if handle.depth:
             handle.depth += 1
@@ -77,11 +116,15 @@ class WriterTurns:
             self._local.handle = None  # the descriptor now belongs to its waiting thread
             raise TurnTimeout(f"no write turn within {wait:.3f} s")
         handle.depth = 1
+        if hold_collections:
+            _COLLECTIONS.hold()
         try:
             yield left
         finally:
             handle.depth = 0
             fcntl.flock(handle.fd, fcntl.LOCK_UN)
+            if hold_collections:
+                _COLLECTIONS.release()
 
 
 def _take_now(handle: _Handle) -> bool:

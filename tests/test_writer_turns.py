@@ -4,6 +4,7 @@ free most of the time, for hundreds of milliseconds (bench/RESULTS.md)."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 import time
@@ -129,3 +130,74 @@ def test_a_nested_turn_keeps_the_outer_one(tmp_path: Path) -> None:
         thread.start()
         thread.join()
     assert other == ["waited"]
+
+
+def _make_garbage() -> None:
+    for _ in range(20_000):
+        loop: list = []
+        loop.append(loop)
+
+
+def _collections_during(
+    db: Database, wait: float | None, other: threading.Thread | None
+) -> list[bool]:
+    """Whether a turn was held when each automatic collection started, while one write
+    transaction makes cyclic garbage (and, with ``other``, another thread makes some too)."""
+    starts: list[bool] = []
+    assert db.turns is not None
+    turns = db.turns
+    holding = threading.Event()
+
+    def on_collection(phase: str, _info: dict) -> None:
+        if phase == "start":
+            starts.append(holding.is_set())
+
+    gc.callbacks.append(on_collection)
+    try:
+        with db.transaction(wait=wait) as session:
+            assert turns.held()
+            holding.set()
+            if other is not None:
+                other.start()
+                other.join()
+            _make_garbage()
+            session.execute(text("INSERT INTO step VALUES (1)"))
+            holding.clear()
+        assert not turns.held()
+        _make_garbage()  # what was held back runs now
+    finally:
+        gc.callbacks.remove(on_collection)
+    return starts
+
+
+def test_no_collection_starts_while_a_short_transaction_holds_the_turn(tmp_path: Path) -> None:
+    """A full collection took 90–170 ms in a web worker; begun inside a turn, in any thread
+    of the process (the send loop's too), it kept every writer of every process waiting."""
+    db = _database(tmp_path)
+    assert gc.isenabled()
+    starts = _collections_during(db, 1.0, threading.Thread(target=_make_garbage))
+    assert starts, "no collection at all: the test made too little garbage"
+    assert not any(starts), f"{starts.count(True)} collections began inside the turn"
+    assert gc.isenabled()
+
+
+def test_a_long_transaction_still_collects_inside(tmp_path: Path) -> None:
+    """Jobs without a bounded wait (retention, the deadline scan) may run for minutes: their
+    garbage is collected as they go."""
+    db = _database(tmp_path)
+    starts = _collections_during(db, None, None)
+    assert any(starts)
+    assert gc.isenabled()
+
+
+def test_collections_held_by_a_turn_stay_off_where_someone_else_switched_them_off(
+    tmp_path: Path,
+) -> None:
+    db = _database(tmp_path)
+    gc.disable()
+    try:
+        with db.transaction(wait=1.0) as session:
+            session.execute(text("INSERT INTO step VALUES (1)"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
