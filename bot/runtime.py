@@ -87,13 +87,10 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
     return Runtime(settings, database, keys, LineGateway(settings), clock)
 
 
-def keep_start_up_out_of_collections(app: object) -> bool:
-    """In a web worker once Krasip's app is loaded (gunicorn.conf.py): what start-up made
+def keep_start_up_out_of_collections() -> None:
+    """In a web worker once the app is loaded (gunicorn.conf.py): what start-up made
     (modules, SQLAlchemy's tables, the SDK) lives as long as the process, so a full
-    collection need not walk it again each time. One walked it for 90–170 ms
-    (bench/RESULTS.md). Other apps (the benchmark's echo bot) are left as they are."""
-    if "krasip" not in getattr(app, "extensions", {}):
-        return False
+    collection need not walk it again each time. One walked it for 94–167 ms
+    (bench/RESULTS.md)."""
     gc.collect()
     gc.freeze()
-    return True
