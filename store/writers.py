@@ -12,9 +12,10 @@ retention rewrite) still meet SQLite's lock and its busy handler.
 
 A short turn (``hold_collections``: the webhook's and the sender's, which bound their
 wait) also holds Python's automatic garbage collection until it ends. A full collection
-took 90–170 ms in a web worker, and one that began inside a turn, in any thread of the
-process, kept every writer of every process waiting that long (bench/RESULTS.md); after
-the turn the same collection stalls this process alone.
+took 91–167 ms in a web worker, and one that began inside a turn, in any thread of the
+process, kept every writer of every process waiting that long (temporary timing inside
+the web workers, bench/RESULTS.md, fifth round); after the turn the same collection
+stalls this process alone.
 """
 
 from __future__ import annotations
@@ -68,13 +69,23 @@ class _Collections:
 
     def release(self) -> None:
         with self.lock:
-            self.holders -= 1
+            # At least 0: a forked child may leave the turn its parent took.
+            self.holders = max(0, self.holders - 1)
             if self.holders == 0 and self.stopped:
                 self.stopped = False
                 gc.enable()  # a collection now due runs at the next allocation, outside
 
+    def forked(self) -> None:
+        # A child forked inside a turn holds none: it must not keep collections off for good.
+        self.lock = threading.Lock()
+        self.holders = 0
+        if self.stopped:
+            self.stopped = False
+            gc.enable()
+
 
 _COLLECTIONS = _Collections()
+os.register_at_fork(after_in_child=_COLLECTIONS.forked)
 
 
 class WriterTurns:
@@ -122,9 +133,11 @@ class WriterTurns:
             yield left
         finally:
             handle.depth = 0
-            fcntl.flock(handle.fd, fcntl.LOCK_UN)
-            if hold_collections:
-                _COLLECTIONS.release()
+            try:
+                fcntl.flock(handle.fd, fcntl.LOCK_UN)
+            finally:
+                if hold_collections:
+                    _COLLECTIONS.release()
 
 
 def _take_now(handle: _Handle) -> bool:

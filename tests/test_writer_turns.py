@@ -171,7 +171,7 @@ def _collections_during(
 
 
 def test_no_collection_starts_while_a_short_transaction_holds_the_turn(tmp_path: Path) -> None:
-    """A full collection took 90–170 ms in a web worker; begun inside a turn, in any thread
+    """A full collection took 91–167 ms in a web worker; begun inside a turn, in any thread
     of the process (the send loop's too), it kept every writer of every process waiting."""
     db = _database(tmp_path)
     assert gc.isenabled()
@@ -201,3 +201,21 @@ def test_collections_held_by_a_turn_stay_off_where_someone_else_switched_them_of
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _report_collections(answer: multiprocessing.SimpleQueue) -> None:
+    answer.put(gc.isenabled())
+
+
+def test_a_process_forked_inside_a_short_turn_collects(tmp_path: Path) -> None:
+    """The child holds no turn: it must not inherit collections switched off for good."""
+    db = _database(tmp_path)
+    fork = multiprocessing.get_context("fork")
+    answer: multiprocessing.SimpleQueue = fork.SimpleQueue()
+    with db.transaction(wait=1.0):
+        assert not gc.isenabled()
+        child = fork.Process(target=_report_collections, args=(answer,))
+        child.start()
+        child.join(10)
+    assert answer.get() is True
+    assert gc.isenabled()
