@@ -90,7 +90,7 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
 def keep_start_up_out_of_collections() -> None:
     """In a web worker once the app is loaded (gunicorn.conf.py): what start-up made
     (modules, SQLAlchemy's tables, the SDK) lives as long as the process, so a full
-    collection need not walk it again each time. One walked it for 94–167 ms
-    (bench/RESULTS.md)."""
+    collection need not walk it again each time. One walked it for 91–167 ms
+    (temporary timing, bench/RESULTS.md, fifth round)."""
     gc.collect()
     gc.freeze()

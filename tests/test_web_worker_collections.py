@@ -1,5 +1,5 @@
 """A web worker keeps what start-up made out of Python's garbage collections
-(gunicorn.conf.py): a full collection walked it for 90–170 ms, stalling that worker's
+(gunicorn.conf.py): a full collection walked it for 91–167 ms, stalling that worker's
 requests (bench/RESULTS.md). The hook runs in every gunicorn started from this folder,
 the benchmark's echo bot too, which must stay as the SDK shows it."""
 
