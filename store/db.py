@@ -82,12 +82,21 @@ def _tune_postgres(engine: Engine) -> None:
             )
 
 
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL; None for anything else, in memory or a URI
+    (tests' shared in-memory databases)."""
+    database = make_url(url).database
+    if not url.startswith("sqlite") or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else database
+
+
 def _private_sqlite_file(url: str) -> None:
     """Create the database file 0600 before SQLite does (it would make it 0644, and gives
     its -wal and -shm files the database file's mode), in a 0700 folder if it makes one.
     Beside them, ``-writers`` is the writers' turn lock (store.writers): empty, 0600."""
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    database = _sqlite_file(url)
+    if database is None:
         return
     path = Path(database)
     private_folder(path.parent)
@@ -136,12 +145,8 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 def _writer_turns(url: str) -> WriterTurns | None:
-    database = make_url(url).database
-    if not url.startswith("sqlite") or not database or database == ":memory:":
-        return None
-    if database.startswith("file:"):
-        return None  # a URI (tests' shared in-memory databases): no file to lock beside
-    return WriterTurns(f"{database}-writers")
+    database = _sqlite_file(url)
+    return None if database is None else WriterTurns(f"{database}-writers")
 
 
 def is_postgres(engine: Engine) -> bool:
