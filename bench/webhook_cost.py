@@ -34,14 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import event as sqlalchemy_event
 
 from bench.load import LOOKUP, SCRIPTS, TOKEN_RE, build_event, sign
 from bench.run import free_port
 from bot import create_app
 from bot.config import load_settings
 from bot.outbox import Dispatcher
-from store import migrate
+from store import hot, migrate
 from store.keys import generate_keys
 
 SECRET = "bench-channel-secret-0123456789ab"  # noqa: S105 - a throwaway bench channel
@@ -88,19 +87,39 @@ class Platform:
 class Profiler:
     """cProfile in every thread that does the event's work: the request thread and the send
     threads (one profile per thread, each enabled only around the work, merged at the end);
-    and a count of the SQL statements run."""
+    and a count of the SQL statements run.
+
+    The statements are counted where they reach the driver, not with SQLAlchemy's
+    statement events: a listener for those sends the webhook's own statements through
+    SQLAlchemy's execution path (store.hot), so the profile would not be of the real path."""
 
     def __init__(self, engine: Any) -> None:
         self.local = threading.local()
         self.profiles: list[cProfile.Profile] = []
         self.lock = threading.Lock()
         self.statements: Counter[str] = Counter()
-        sqlalchemy_event.listen(engine, "before_cursor_execute", self._count)
+        dialect = engine.dialect
+        for name in ("do_execute", "do_execute_no_params", "do_executemany"):
+            setattr(dialect, name, self._counting(getattr(dialect, name)))
+        arguments = hot._Driver.arguments
+
+        def counted(driver: hot._Driver, params: dict[str, Any]) -> Any:
+            self._count(driver.sql)
+            return arguments(driver, params)
+
+        hot._Driver.arguments = counted  # type: ignore[method-assign]
         for name in ("_run_claimed", "flush"):
             setattr(Dispatcher, name, self.wrap(getattr(Dispatcher, name)))
         Dispatcher._serve = self.wrap_loop(Dispatcher._serve)  # type: ignore[method-assign]
 
-    def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def _counting(self, execute: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(cursor: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
+            self._count(statement)
+            return execute(cursor, statement, *args, **kwargs)
+
+        return counted
+
+    def _count(self, statement: str) -> None:
         # The statement's text only (parameters are bound separately, never read here).
         self.statements[" ".join(statement.split())[:110]] += 1
 

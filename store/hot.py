@@ -7,6 +7,8 @@ these on every event (`python -m bench.webhook_cost` shows the difference).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
@@ -14,8 +16,8 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     Connection,
-    CursorResult,
     Delete,
+    Dialect,
     Executable,
     Integer,
     LargeBinary,
@@ -29,8 +31,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session
-from sqlalchemy.util.typing import TupleAny
 
 from store.models import Conversation, OutboxMessage, ProcessedEvent, StaffLineLink, VaultKey
 
@@ -52,6 +54,7 @@ class Statements:
     staff_for_line: Executable  # b_line_key
     vault_key: Executable  # b_id
     destroy_keys: Executable  # b_ids (PostgreSQL: returns one counter value per key)
+    destroy_key: Executable  # b_id (PostgreSQL: returns the counter value)
 
 
 def _counted(dialect: str, destroy: Delete) -> Executable:
@@ -128,6 +131,9 @@ def _build(dialect: str) -> Statements:
         staff_for_line=select(links.c.staff_id).where(links.c.line_key == bindparam("b_line_key")),
         vault_key=select(keys.c.wrapped).where(keys.c.id == bindparam("b_id", type_=BigInteger)),
         destroy_keys=destroy_keys,
+        destroy_key=_counted(
+            dialect, delete(keys).where(keys.c.id == bindparam("b_id", type_=BigInteger))
+        ),
     )
 
 
@@ -138,17 +144,150 @@ def statements(session: Session) -> Statements:
 _HELD = "krasip.hot.connection"
 
 
-def execute(
-    session: Session, statement: Executable, params: dict[str, Any]
-) -> CursorResult[*TupleAny]:
+def execute(session: Session, statement: Executable, params: dict[str, Any]) -> Result:
     """Run one of these statements on the session's connection, bypassing the ORM's
-    execution path (none of them is ORM-enabled, so nothing is flushed either way): about
-    a sixth of each statement's CPU (``python -m bench.micro``). The connection is looked
-    up once per transaction."""
+    execution path (none of them is ORM-enabled, so nothing is flushed either way). The
+    connection is looked up once per transaction.
+
+    A statement SQLAlchemy need not work anything out for at run time goes straight to
+    the driver's cursor, compiled once (:class:`_Driver`): SQLAlchemy's execution path
+    cost more than the driver itself, and these run about ten times per event (bench/
+    RESULTS.md, sixth round). Its errors still go through SQLAlchemy, which wraps them and
+    drops a connection found dead."""
     transaction = session.get_transaction()
     held: tuple[Any, Connection] | None = session.info.get(_HELD)
     if held is None or transaction is None or held[0] is not transaction:
         connection = session.connection()
         held = (session.get_transaction(), connection)
         session.info[_HELD] = held
-    return held[1].execute(statement, params)
+    connection = held[1]
+    dialect = connection.dialect
+    driver = _driver(dialect, statement, tuple(params))
+    if driver is None or _watched(connection):
+        result = connection.execute(statement, params)
+        found = [tuple(row) for row in result] if result.returns_rows else []
+        return Result(found, result.rowcount)
+    args = driver.arguments(params)
+    dbapi_connection = connection.connection
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(driver.sql, args)
+        rows = cursor.fetchall() if cursor.description else []
+        count = cursor.rowcount
+    except dialect.loaded_dbapi.Error as exc:
+        connection._handle_dbapi_exception(exc, driver.sql, args, cursor, None)
+    finally:
+        cursor.close()
+    return Result(driver.rows(rows), count)
+
+
+def _watched(connection: Connection) -> bool:
+    """Someone listens for every statement (a profile, a trace): they all go their way."""
+    dispatch = connection.dispatch  # the engine's listeners and the connection's own
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+
+class Result:
+    """What the callers of :func:`execute` read of a result, rows already fetched."""
+
+    def __init__(self, rows: list[Row], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def all(self) -> list[Row]:
+        return self._rows
+
+    def first(self) -> Row | None:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Row:
+        if len(self._rows) != 1:
+            raise NoResultFound() if not self._rows else MultipleResultsFound()
+        return self._rows[0]
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Driver:
+    """A statement in the driver's own form: its SQL, the order of its parameters, the
+    values bound in the statement itself, and the conversions of its types (dates)."""
+
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+    fixed: dict[str, Any]
+    convert: dict[str, Any]
+    results: tuple[Any, ...]
+
+    def arguments(self, params: dict[str, Any]) -> Any:
+        values = {**self.fixed, **params}
+        for name, convert in self.convert.items():
+            values[name] = convert(values[name])
+        if self.positional:
+            return tuple(values[name] for name in self.names)
+        return values
+
+    def rows(self, rows: Sequence[Any]) -> list[Row]:
+        if not any(self.results):
+            return [tuple(row) for row in rows]
+        return [
+            tuple(
+                value if f is None else f(value) for f, value in zip(self.results, row, strict=True)
+            )
+            for row in rows
+        ]
+
+
+# Keyed by the statement itself, not its id: these are built once and live as long.
+_drivers: dict[tuple[str, Executable, tuple[str, ...]], _Driver | None] = {}
+_drivers_lock = threading.Lock()
+
+
+def _driver(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Driver | None:
+    key = (dialect.name, statement, keys)
+    found = _drivers.get(key, _MISSING)
+    if found is _MISSING:
+        found = _compile(dialect, statement, keys)
+        with _drivers_lock:
+            _drivers[key] = found
+    return found  # type: ignore[return-value]
+
+
+_MISSING = object()
+
+
+def _compile(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Driver | None:
+    """None when SQLAlchemy must work something out at each execution: a list expanded
+    into an IN, or a column default computed in Python."""
+    compiled = cast(Any, statement).compile(dialect=dialect, column_keys=list(keys))
+    if (
+        compiled.post_compile_params
+        or compiled.literal_execute_params
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+    ):
+        return None
+    sample = compiled.construct_params(dict.fromkeys(keys))
+    if not set(keys) <= set(sample):
+        return None  # a parameter renamed in the SQL
+    names = tuple(compiled.positiontup) if compiled.positional else tuple(sample)
+    convert = {}
+    for name in names:
+        bind = compiled.binds.get(name)
+        if bind is None:
+            return None
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            convert[name] = processor
+    columns = getattr(statement, "exported_columns", ())
+    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    fixed = {name: value for name, value in sample.items() if name not in keys}
+    return _Driver(compiled.string, names, compiled.positional, fixed, convert, results)

@@ -101,10 +101,15 @@ def destroy(session: Session, key_ids: Iterable[int | None]) -> int:
     ids = [k for k in key_ids if k is not None]
     if not ids:
         return 0
-    # A statement built once (store.hot): one is destroyed on every webhook event.
-    result = hot.execute(session, hot.statements(session).destroy_keys, {"b_ids": ids})
+    # Statements built once (store.hot): one key is destroyed on every webhook event, by
+    # a statement that need not expand a list.
+    statements = hot.statements(session)
+    if len(ids) == 1:
+        result = hot.execute(session, statements.destroy_key, {"b_id": ids[0]})
+    else:
+        result = hot.execute(session, statements.destroy_keys, {"b_ids": ids})
     if session.get_bind().dialect.name != "postgresql":
-        return result.rowcount  # type: ignore[attr-defined, no-any-return]
+        return result.rowcount
     return len(result.all())
 
 

@@ -1,0 +1,166 @@
+"""The webhook's statements run on the driver's cursor (issue 12) and lose nothing by it.
+
+Each statement every event runs goes straight to the driver, compiled once; what it
+stores and reads is what SQLAlchemy's own execution stores and reads (dates converted
+as our column types convert them), its errors are SQLAlchemy's with the parameters
+hidden, a connection found dead is dropped from the pool, and anyone listening for
+every statement still hears every one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
+
+from store import hot, migrate, vault
+from store.db import Database
+from store.models import OutboxMessage, VaultKey
+
+NOW = datetime(2026, 12, 5, 9, 41, 27, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def database(database_url: str) -> Any:
+    migrate.upgrade(database_url)
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def _outbox_values(key_id: int, row_ref: str) -> dict[str, Any]:
+    return {
+        "kind": "reply",
+        "purpose": "reply",
+        "key_id": key_id,
+        "to_ct": b"\x00to",
+        "payload_ct": b"\x00payload",
+        "retry_key": row_ref,
+        "state": "sending",
+        "attempts": 1,
+        "locked_until": NOW + timedelta(minutes=5),
+        "claimed_by": "sender-1",
+        "next_attempt_at": NOW,
+        "created_at": NOW,
+    }
+
+
+def test_every_statement_of_an_event_goes_to_the_driver(database: Database) -> None:
+    dialect = database.engine.dialect
+    statements = hot.statements(database.sessions())
+    per_event = {
+        statements.claim_event: ("b_event_key", "b_day", "b_before"),
+        statements.lock_conversation: ("b_key", "b_expires"),
+        statements.save_conversation: ("b_key", "b_key_id", "b_state", "b_expires"),
+        statements.drop_conversation: ("b_key",),
+        statements.add_outbox: tuple(_outbox_values(1, "r")),
+        statements.add_vault_key: ("id", "wrapped"),
+        statements.staff_for_line: ("b_line_key",),
+        statements.vault_key: ("b_id",),
+        statements.destroy_key: ("b_id",),
+    }
+    for statement, keys in per_event.items():
+        assert hot._driver(dialect, statement, keys) is not None, statement
+    # A list expanded into IN is worked out by SQLAlchemy at each execution.
+    assert hot._driver(dialect, statements.destroy_keys, ("b_ids",)) is None
+    # So is a column default computed in Python (``attempts`` left out).
+    missing = tuple(k for k in _outbox_values(1, "r") if k != "attempts")
+    assert hot._driver(dialect, statements.add_outbox, missing) is None
+
+
+def test_what_the_driver_stores_reads_back_as_sqlalchemy_stores_it(
+    database: Database, keys: Any
+) -> None:
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        key_id, _ = vault.new_key(session, keyring)
+        statements = hot.statements(session)
+        row_id = hot.execute(
+            session, statements.add_outbox, _outbox_values(key_id, "ref-1")
+        ).scalar_one()
+        # The same row through SQLAlchemy's own execution, for comparison.
+        same = session.connection().execute(statements.add_outbox, _outbox_values(key_id, "ref-2"))
+        other_id = same.scalar_one()
+    with database.transaction() as session:
+        ours, theirs = (session.get(OutboxMessage, i) for i in (row_id, other_id))
+        assert ours is not None and theirs is not None
+        for column in OutboxMessage.__table__.columns.keys():
+            if column not in ("id", "retry_key"):
+                assert getattr(ours, column) == getattr(theirs, column), column
+        # The column types' own rules held: dates in UTC, creation kept to the minute.
+        assert ours.next_attempt_at == NOW
+        assert ours.created_at == NOW.replace(second=0, microsecond=0)
+        assert ours.to_ct == b"\x00to"
+        assert hot.execute(session, statements.vault_key, {"b_id": key_id}).scalar() == (
+            session.scalar(select(VaultKey.wrapped).where(VaultKey.id == key_id))
+        )
+        assert hot.execute(session, statements.vault_key, {"b_id": -1}).first() is None
+        with pytest.raises(NoResultFound):
+            hot.execute(session, statements.vault_key, {"b_id": -1}).one()
+
+
+def test_a_driver_error_is_sqlalchemys_and_shows_no_parameter(
+    database: Database, keys: Any
+) -> None:
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        key_id, _ = vault.new_key(session, keyring)
+    wrapped = b"secret-wrapped-key-bytes"
+    with pytest.raises(IntegrityError) as raised, database.transaction() as session:
+        statement = hot.statements(session).add_vault_key
+        hot.execute(session, statement, {"id": key_id, "wrapped": wrapped})
+    assert "secret-wrapped-key-bytes" not in str(raised.value)
+    assert "hidden" in str(raised.value).lower()
+    with database.transaction() as session:
+        assert session.scalar(select(VaultKey.wrapped).where(VaultKey.id == key_id)) != wrapped
+
+
+def test_one_key_or_several_destroyed_are_counted(database: Database, keys: Any) -> None:
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        made = [vault.new_key(session, keyring)[0] for _ in range(3)]
+    with database.transaction() as session:
+        assert vault.destroy(session, [made[0]]) == 1
+        assert vault.destroy(session, [made[0]]) == 0, "already gone"
+        assert vault.destroy(session, made[1:]) == 2
+        assert session.scalars(select(VaultKey.id).where(VaultKey.id.in_(made))).all() == []
+
+
+def test_a_listener_for_every_statement_hears_the_webhooks_too(
+    database: Database, keys: Any
+) -> None:
+    heard: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        heard.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", listen)
+    try:
+        with database.transaction() as session:
+            vault.new_key(session, keys.material.keyring())
+    finally:
+        event.remove(database.engine, "before_cursor_execute", listen)
+    assert any(s.startswith("INSERT INTO vault_key") for s in heard), heard
+
+
+def test_a_connection_that_died_in_a_transaction_is_dropped(
+    database_url: str, database: Database, keys: Any
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a server that ends a connection is PostgreSQL's (SQLite has none)")
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        key_id, _ = vault.new_key(session, keyring)
+    with pytest.raises(OperationalError) as raised, database.transaction() as session:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with database.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        hot.execute(session, hot.statements(session).vault_key, {"b_id": key_id})
+    assert raised.value.connection_invalidated
+    with database.transaction() as session:
+        again = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert again != pid
+        assert hot.execute(session, hot.statements(session).vault_key, {"b_id": key_id}).scalar()
