@@ -16,6 +16,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import audit as audit_log
+from store import hot
 from store.audit import AuditKeys
 from store.keys import private_folder
 from store.writers import TurnTimeout, WriterTurns
@@ -75,7 +76,8 @@ def _tune_postgres(engine: Engine) -> None:
         if wait is not None:
             # For this transaction only: a lock or a statement past the wait fails fast.
             ms = str(max(1, int(wait * 1000)))
-            connection.exec_driver_sql(
+            hot.run(
+                connection,
                 "SELECT set_config('lock_timeout', %(ms)s, true), "
                 "set_config('statement_timeout', %(ms)s, true)",
                 {"ms": ms},
@@ -137,11 +139,11 @@ def _tune_sqlite(engine: Engine) -> None:
             connection.connection.driver_connection.execute(f"PRAGMA busy_timeout={busy}")
             connection.info["busy_ms"] = busy
         if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")  # a snapshot; writers go on meanwhile
+            hot.run(connection, "BEGIN")  # a snapshot; writers go on meanwhile
             return
         # Taking the write lock up front is SQLite's row lock: two processes never
         # interleave one reporter's steps, and no transaction fails half-way on upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        hot.run(connection, "BEGIN IMMEDIATE")
 
 
 def _writer_turns(url: str) -> WriterTurns | None:

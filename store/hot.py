@@ -161,24 +161,35 @@ def execute(session: Session, statement: Executable, params: dict[str, Any]) -> 
         held = (session.get_transaction(), connection)
         session.info[_HELD] = held
     connection = held[1]
-    dialect = connection.dialect
-    driver = _driver(dialect, statement, tuple(params))
+    driver = _driver(connection.dialect, statement, tuple(params))
     if driver is None or _watched(connection):
         result = connection.execute(statement, params)
         found = [tuple(row) for row in result] if result.returns_rows else []
         return Result(found, result.rowcount)
-    args = driver.arguments(params)
-    dbapi_connection = connection.connection
-    cursor = dbapi_connection.cursor()
+    rows, count = _on_driver(connection, driver.sql, driver.arguments(params))
+    return Result(driver.rows(rows), count)
+
+
+def run(connection: Connection, sql: str, args: Any = ()) -> None:
+    """SQL of our own in the driver's form, on the driver's cursor like the statements
+    above: what every transaction begins with (the engine's ``begin`` event, store.db)."""
+    if _watched(connection):
+        connection.exec_driver_sql(sql, args or None)
+    else:
+        _on_driver(connection, sql, args)
+
+
+def _on_driver(connection: Connection, sql: str, args: Any) -> tuple[Sequence[Any], int]:
+    cursor = connection.connection.cursor()
     try:
-        cursor.execute(driver.sql, args)
-        rows = cursor.fetchall() if cursor.description else []
-        count = cursor.rowcount
-    except dialect.loaded_dbapi.Error as exc:
-        connection._handle_dbapi_exception(exc, driver.sql, args, cursor, None)
+        cursor.execute(sql, args)
+        return (cursor.fetchall() if cursor.description else []), cursor.rowcount
+    except connection.dialect.loaded_dbapi.Error as exc:
+        # SQLAlchemy's own handling: its exception, parameters hidden, a dead
+        # connection dropped from the pool.
+        connection._handle_dbapi_exception(exc, sql, args, cursor, None)
     finally:
         cursor.close()
-    return Result(driver.rows(rows), count)
 
 
 def _watched(connection: Connection) -> bool:

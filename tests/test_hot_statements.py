@@ -9,6 +9,7 @@ every statement still hears every one.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -164,3 +165,31 @@ def test_a_connection_that_died_in_a_transaction_is_dropped(
         again = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
         assert again != pid
         assert hot.execute(session, hot.statements(session).vault_key, {"b_id": key_id}).scalar()
+
+
+def test_a_lock_held_past_the_wait_fails_the_transaction_as_sqlalchemys_error(
+    database_url: str, database: Database, keys: Any
+) -> None:
+    """What every transaction begins with also runs on the driver: SQLite's ``BEGIN
+    IMMEDIATE`` and PostgreSQL's timeouts still bound the wait, and a lock that does not
+    come is SQLAlchemy's OperationalError (the webhook answers 503 on it)."""
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        key_id, _ = vault.new_key(session, keyring)
+    holder = database.engine.connect()
+    try:
+        if database_url.startswith("sqlite"):
+            # A writer outside the turns (as a migration is) holds SQLite's own lock.
+            holder.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        else:
+            holder.begin()
+            holder.execute(select(VaultKey).where(VaultKey.id == key_id).with_for_update())
+        started = time.monotonic()
+        with pytest.raises(OperationalError), database.transaction(wait=0.2) as session:
+            hot.execute(session, hot.statements(session).destroy_key, {"b_id": key_id})
+        assert time.monotonic() - started < 5
+    finally:
+        holder.rollback()
+        holder.close()
+    with database.transaction(wait=0.2) as session:
+        assert vault.destroy(session, [key_id]) == 1
