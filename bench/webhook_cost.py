@@ -101,13 +101,13 @@ class Profiler:
         dialect = engine.dialect
         for name in ("do_execute", "do_execute_no_params", "do_executemany"):
             setattr(dialect, name, self._counting(getattr(dialect, name)))
-        arguments = hot._Driver.arguments
+        on_driver = hot._on_driver
 
-        def counted(driver: hot._Driver, params: dict[str, Any]) -> Any:
-            self._count(driver.sql)
-            return arguments(driver, params)
+        def counted(connection: Any, sql: str, args: Any) -> Any:
+            self._count(sql)
+            return on_driver(connection, sql, args)
 
-        hot._Driver.arguments = counted  # type: ignore[method-assign]
+        hot._on_driver = counted
         for name in ("_run_claimed", "flush"):
             setattr(Dispatcher, name, self.wrap(getattr(Dispatcher, name)))
         Dispatcher._serve = self.wrap_loop(Dispatcher._serve)  # type: ignore[method-assign]
