@@ -2,8 +2,9 @@
 
 Each lever is measured alone, in this process, against what it replaced:
 
-- a hot statement run through the ORM session, on ``session.connection()`` each time, and
-  on the transaction's connection as ``store.hot.execute`` holds it;
+- a hot statement run through the ORM session, on ``session.connection()`` each time
+  (SQLAlchemy's execution path, as ``store.hot.execute`` ran it before issue 12's sixth
+  round), and on the driver's cursor, compiled once, as ``store.hot.execute`` runs it;
 - one send through aiohttp with the SDK's session (``trust_env``) and without it, one at a
   time and eight at once, against the benchmark's LINE platform in its own process (whose
   CPU is not counted);
