@@ -32,6 +32,11 @@ def database(database_url: str) -> Any:
     database.dispose()
 
 
+def _kept_key(database: Database, keys: Any) -> int:
+    with database.transaction() as session:
+        return vault.new_key(session, keys.material.keyring())[0]
+
+
 def _outbox_values(key_id: int, row_ref: str) -> dict[str, Any]:
     return {
         "kind": "reply",
@@ -75,9 +80,8 @@ def test_every_statement_of_an_event_goes_to_the_driver(database: Database) -> N
 def test_what_the_driver_stores_reads_back_as_sqlalchemy_stores_it(
     database: Database, keys: Any
 ) -> None:
-    keyring = keys.material.keyring()
+    key_id = _kept_key(database, keys)
     with database.transaction() as session:
-        key_id, _ = vault.new_key(session, keyring)
         statements = hot.statements(session)
         row_id = hot.execute(
             session, statements.add_outbox, _outbox_values(key_id, "ref-1")
@@ -106,9 +110,7 @@ def test_what_the_driver_stores_reads_back_as_sqlalchemy_stores_it(
 def test_a_driver_error_is_sqlalchemys_and_shows_no_parameter(
     database: Database, keys: Any
 ) -> None:
-    keyring = keys.material.keyring()
-    with database.transaction() as session:
-        key_id, _ = vault.new_key(session, keyring)
+    key_id = _kept_key(database, keys)
     wrapped = b"secret-wrapped-key-bytes"
     with pytest.raises(IntegrityError) as raised, database.transaction() as session:
         statement = hot.statements(session).add_vault_key
@@ -152,9 +154,7 @@ def test_a_connection_that_died_in_a_transaction_is_dropped(
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("a server that ends a connection is PostgreSQL's (SQLite has none)")
-    keyring = keys.material.keyring()
-    with database.transaction() as session:
-        key_id, _ = vault.new_key(session, keyring)
+    key_id = _kept_key(database, keys)
     with pytest.raises(OperationalError) as raised, database.transaction() as session:
         pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
         with database.engine.connect() as other:
@@ -173,9 +173,7 @@ def test_a_lock_held_past_the_wait_fails_the_transaction_as_sqlalchemys_error(
     """What every transaction begins with also runs on the driver: SQLite's ``BEGIN
     IMMEDIATE`` and PostgreSQL's timeouts still bound the wait, and a lock that does not
     come is SQLAlchemy's OperationalError (the webhook answers 503 on it)."""
-    keyring = keys.material.keyring()
-    with database.transaction() as session:
-        key_id, _ = vault.new_key(session, keyring)
+    key_id = _kept_key(database, keys)
     holder = database.engine.connect()
     try:
         if database_url.startswith("sqlite"):
