@@ -10,11 +10,15 @@ Each lever is measured alone, in this process, against what it replaced:
   CPU is not counted);
 - reading one signed text event with the SDK's ``WebhookParser`` and with the signature
   check plus ``bot.events.parse``;
-- copying a conversation state with ``copy.deepcopy`` and as ``handlers`` now does.
+- copying a conversation state with ``copy.deepcopy`` and as ``handlers`` now does;
+- an empty write transaction as the webhook opens one (``Database.transaction`` with a
+  wait), on SQLite and, with ``--database URL``, on PostgreSQL: what every event pays
+  before its first statement and after its last.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import copy
 import json
@@ -161,12 +165,36 @@ def state_copy(count: int = 5000) -> dict[str, float]:
     }
 
 
+def transactions(urls: list[str], count: int = 3000) -> dict[str, float]:
+    from store import migrate
+    from store.db import Database
+
+    figures = {}
+    for url in urls:
+        migrate.upgrade(url)
+        database = Database(url)
+
+        def empty(database: Database = database) -> None:
+            with database.transaction(wait=1.0):
+                pass
+
+        figures[url.split(":", 1)[0]] = cpu_us(empty, count)
+        database.dispose()
+    return figures
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", help="also a PostgreSQL URL, for the empty transaction")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="krasip-micro-"))
+    urls = [f"sqlite:///{folder / 'transactions.sqlite3'}", *filter(None, [args.database])]
     report = {
         "hot statement, µs CPU": statements(),
         "send through aiohttp, ms CPU": sends(),
         "read one text event, µs CPU": events(),
         "copy a conversation state, µs CPU": state_copy(),
+        "empty write transaction, µs CPU": transactions(urls),
     }
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
