@@ -151,9 +151,12 @@ class EventProcessor:
             log_failure(log, f"event {event_id} could not be settled on a read", exc)
         try:
             with self.rt.db.transaction(wait=self.wait) as session:
-                if event_id and not repo.claim_event(session, self.rt.keys, event_id, now):
-                    return []  # a redelivery or duplicate: already handled
-                return self._dispatch(session, event, now)
+                claim = None
+                if event_id:
+                    claim = repo.claim_event(session, self.rt.keys, event_id, now, event.user_id)
+                    if claim is None:
+                        return []  # a redelivery or duplicate: already handled
+                return self._dispatch(session, event, now, claim)
         except OperationalError:
             raise  # the database is unreachable: the webhook answers 503, LINE redelivers
         except Exception as exc:  # noqa: BLE001 - any bug: answer, keep the draft
@@ -199,12 +202,14 @@ class EventProcessor:
             and handlers.keep_until(result.state, now, self.rt.limits) is None
         )
 
-    def _dispatch(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
+    def _dispatch(
+        self, session: Session, event: Event, now: datetime, claim: repo.Claim | None
+    ) -> list[Delivery]:
         reply_token = event.reply_token
         user_id = event.user_id
         if not user_id:
             return self._group_event(session, event, now)
-        staff_reply = self._staff_chat(session, event, user_id, now)
+        staff_reply = self._staff_chat(session, event, user_id, now, claim)
         if staff_reply is not None:
             return self._answer(session, user_id, reply_token, staff_reply, now)
         if event.kind == "unfollow":
@@ -270,14 +275,18 @@ class EventProcessor:
     # --- staff on LINE ----------------------------------------------------------------
 
     def _staff_chat(
-        self, session: Session, event: Event, user_id: str, now: datetime
+        self, session: Session, event: Event, user_id: str, now: datetime, claim: repo.Claim | None
     ) -> list[dict[str, Any]] | None:
-        """Link codes, and everything a linked staff member sends: never the reporter form."""
+        """Link codes, and everything a linked staff member sends: never the reporter form.
+        ``claim``, when the event had one, already says whether the sender is staff."""
         text = event.text
         code = staff_messages.link_code(text) if text else None
         if code:
             return self._redeem(session, code, user_id, now, group=False)
-        linked = notices.staff_for_line(session, self.rt.keys, user_id)
+        if claim is None:
+            linked = notices.staff_for_line(session, self.rt.keys, user_id)
+        else:
+            linked = notices.active_staff(session, claim.staff_id)
         if linked is None:
             return None
         staff, link = linked

@@ -27,6 +27,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal_column,
     select,
     update,
 )
@@ -43,11 +44,17 @@ def table(model: Any) -> Table:
 
 @dataclass(frozen=True)
 class Statements:
-    claim_event: Executable  # b_event_key, b_day, b_before
-    lock_conversation: Executable  # b_key, b_expires
+    # b_event_key, b_day, b_before, b_line_key; returns the staff id linked to b_line_key
+    claim_event: Executable
+    lock_conversation: Executable  # b_key, b_expires; returns key_id, state_ct, wrapped
     save_conversation: Executable  # b_key, b_key_id, b_state, b_expires
     drop_conversation: Executable  # b_key
     add_outbox: Executable  # the outbox row's columns
+    # PostgreSQL only (None on SQLite, which has no data-modifying WITH): one round trip
+    # for what takes two or three statements. k_id, k_wrapped: the new row key; b_old:
+    # the key destroyed (may be None); the row's own parameters as above.
+    add_outbox_keyed: Executable | None
+    save_conversation_keyed: Executable | None
     add_vault_key: Executable  # id, wrapped
     destroy_sent_keys: Executable  # b_ids
     mark_sent: Executable  # b_ids, b_now
@@ -84,28 +91,70 @@ def _build(dialect: str) -> Statements:
     new_event = select(
         bindparam("b_event_key", type_=String), bindparam("b_day", type_=Integer)
     ).where(~exists().where(events.c.event_key == bindparam("b_before", type_=String)))
-    return Statements(
-        claim_event=insert(events)
-        .from_select(["event_key", "day"], new_event)
-        .on_conflict_do_nothing(index_elements=["event_key"])
-        .returning(events.c.event_key),
-        # Updating the row it may have just inserted takes the row lock on PostgreSQL.
-        lock_conversation=upsert.on_conflict_do_update(
-            index_elements=["reporter_key"],
-            set_={"reporter_key": upsert.excluded.reporter_key},
-        ).returning(conversations.c.key_id, conversations.c.state_ct),
-        save_conversation=update(conversations)
+    save_conversation = (
+        update(conversations)
         .where(conversations.c.reporter_key == bindparam("b_key"))
         .values(
             key_id=bindparam("b_key_id", type_=BigInteger),
             state_ct=bindparam("b_state", type_=LargeBinary),
             expires_at=bindparam("b_expires"),
+        )
+    )
+    add_outbox = outbox.insert().returning(outbox.c.id)
+    postgres = dialect == "postgresql"
+    new_key = (
+        keys.insert()
+        .values(
+            id=bindparam("k_id", type_=BigInteger),
+            wrapped=bindparam("k_wrapped", type_=LargeBinary),
+        )
+        .cte("new_key")
+    )
+    # PostgreSQL's counted destruction (_counted), as a part of a statement.
+    gone = (
+        delete(keys)
+        .where(keys.c.id == bindparam("b_old", type_=BigInteger))
+        .returning(func.nextval("vault_destroyed"))
+        .cte("gone")
+    )
+    return Statements(
+        # The staff check every event makes rides on the claim: one statement, not two.
+        claim_event=insert(events)
+        .from_select(["event_key", "day"], new_event)
+        .on_conflict_do_nothing(index_elements=["event_key"])
+        .returning(
+            events.c.event_key,
+            select(links.c.staff_id)
+            .where(links.c.line_key == bindparam("b_line_key", type_=String))
+            .scalar_subquery(),
         ),
+        # Updating the row it may have just inserted takes the row lock on PostgreSQL. The
+        # state's key comes back with it.
+        lock_conversation=upsert.on_conflict_do_update(
+            index_elements=["reporter_key"],
+            set_={"reporter_key": upsert.excluded.reporter_key},
+        ).returning(
+            conversations.c.key_id,
+            conversations.c.state_ct,
+            # Written out: SQLAlchemy does not correlate a subquery in RETURNING.
+            select(keys.c.wrapped)
+            .where(keys.c.id == literal_column("conversation.key_id"))
+            .scalar_subquery(),
+        ),
+        save_conversation=save_conversation,
         drop_conversation=delete(conversations).where(
             conversations.c.reporter_key == bindparam("b_key")
         ),
-        add_outbox=outbox.insert().returning(outbox.c.id),
+        add_outbox=add_outbox,
         add_vault_key=keys.insert(),
+        add_outbox_keyed=add_outbox.add_cte(new_key) if postgres else None,
+        save_conversation_keyed=(
+            save_conversation.add_cte(new_key)
+            .add_cte(gone)
+            .returning(select(func.count()).select_from(gone).scalar_subquery())
+            if postgres
+            else None
+        ),
         destroy_sent_keys=_counted(
             dialect,
             delete(keys).where(

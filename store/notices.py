@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from store import hot, vault
+from store import hot, repo, vault
 from store.crypto import Keyring, MisplacedCiphertext, bind, open_in_place
 from store.models import (
     Case,
@@ -147,7 +147,7 @@ def link_staff_line(
     session: Session, keys: Keyring, staff_id: int, line_user_id: str, now: datetime
 ) -> None:
     """Point the staff member's notifications at this LINE account (replacing any other)."""
-    line_key = keys.pepper.digest("staff-line", line_user_id)
+    line_key = repo.staff_line_key(keys, line_user_id)
     session.execute(
         delete(StaffLineLink).where(
             (StaffLineLink.staff_id == staff_id) | (StaffLineLink.line_key == line_key)
@@ -204,8 +204,13 @@ def staff_for_line(
     staff_id = hot.execute(
         session,
         hot.statements(session).staff_for_line,
-        {"b_line_key": keys.pepper.digest("staff-line", line_user_id)},
+        {"b_line_key": repo.staff_line_key(keys, line_user_id)},
     ).scalar()
+    return active_staff(session, staff_id)
+
+
+def active_staff(session: Session, staff_id: int | None) -> tuple[StaffUser, StaffLineLink] | None:
+    """The active staff member ``staff_id`` and their LINE link, if both still exist."""
     if staff_id is None:
         return None
     staff = session.get(StaffUser, staff_id)

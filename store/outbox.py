@@ -75,7 +75,9 @@ def enqueue(
     row_ref, retry_key = str(uuid.uuid4()), str(uuid.uuid4())
     attempts = 1 if claim_lease else 0
     # The row's own key: destroyed at delivery, so no copy of the row names its recipient.
-    key_id, secret = vault.new_key(session, keys)
+    statements = hot.statements(session)
+    key = vault.unstored_key(keys)
+    key_id, secret = key.id, key.secret
     address = {
         "to": to,
         "reply_token": reply_token,
@@ -97,7 +99,13 @@ def enqueue(
         "next_attempt_at": _minute(now),
         "created_at": now,
     }
-    row_id = hot.execute(session, hot.statements(session).add_outbox, values).scalar_one()
+    if statements.add_outbox_keyed is not None:
+        # PostgreSQL: the key and the row in one round trip.
+        values |= {"k_id": key.id, "k_wrapped": key.wrapped}
+        row_id = hot.execute(session, statements.add_outbox_keyed, values).scalar_one()
+    else:
+        hot.execute(session, statements.add_vault_key, {"id": key.id, "wrapped": key.wrapped})
+        row_id = hot.execute(session, statements.add_outbox, values).scalar_one()
     return Delivery(
         id=row_id,
         kind=kind,

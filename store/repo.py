@@ -27,6 +27,8 @@ from store.crypto import (
     identity_draft_binding,
     is_bound_identity,
     open_in_place,
+    row_decrypt,
+    row_encrypt,
 )
 from store.models import (
     Attachment,
@@ -78,19 +80,45 @@ def _insert(session: Session) -> Any:
 # --- webhook events ------------------------------------------------------------------
 
 
-def claim_event(session: Session, keys: Keyring, webhook_event_id: str, now: datetime) -> bool:
-    """Record an event as processed; False when it was already (a redelivery or duplicate).
+@dataclass(frozen=True)
+class Claim:
+    """An event recorded as processed, and the staff member linked to the LINE account
+    it was asked about (None: nobody)."""
+
+    staff_id: int | None
+
+
+def claim_event(
+    session: Session,
+    keys: Keyring,
+    webhook_event_id: str,
+    now: datetime,
+    line_user_id: str | None = None,
+) -> Claim | None:
+    """Record an event as processed; None when it was already (a redelivery or duplicate).
 
     Only a hash of LINE's event id under today's day key is kept (yesterday's is checked
     too), so once the day keys are destroyed no event id can be tied to a row. On
     PostgreSQL a concurrent duplicate waits here for the first transaction and then sees
-    the conflict, so each event is acted on exactly once.
+    the conflict, so each event is acted on exactly once. With ``line_user_id``, the
+    same statement finds whether that account is a linked staff member's.
     """
     day = vault.day_number(now)
     event_key = vault.day_digest(session, keys, EVENT, webhook_event_id, day)
     before = vault.day_digest(session, keys, EVENT, webhook_event_id, day - 1, create=False)
-    params = {"b_event_key": event_key, "b_day": day, "b_before": before or ""}
-    return hot.execute(session, hot.statements(session).claim_event, params).first() is not None
+    params = {
+        "b_event_key": event_key,
+        "b_day": day,
+        "b_before": before or "",
+        "b_line_key": staff_line_key(keys, line_user_id) if line_user_id else "",
+    }
+    row = hot.execute(session, hot.statements(session).claim_event, params).first()
+    return None if row is None else Claim(row[1])
+
+
+def staff_line_key(keys: Keyring, line_user_id: str) -> str:
+    """How a staff member's LINE account is found (staff_line_link.line_key)."""
+    return keys.pepper.digest("staff-line", line_user_id)
 
 
 def prune_events(session: Session, now: datetime) -> int:
@@ -119,11 +147,28 @@ class _Unreadable:
 UNREADABLE = _Unreadable()
 
 
+class _Unread:
+    """A state's key not read with its row: :func:`_open_state` reads it."""
+
+
+UNREAD = _Unread()
+
+
 def _open_state(
-    session: Session, keys: Keyring, reporter_key: str, key_id: int | None, state_ct: bytes
+    session: Session,
+    keys: Keyring,
+    reporter_key: str,
+    key_id: int | None,
+    state_ct: bytes,
+    wrapped: bytes | None | _Unread = UNREAD,
 ) -> dict[str, Any] | _Unreadable | None:
     try:
-        raw = vault.open(session, keys, key_id, state_ct, bind(CONVERSATION, reporter_key))
+        secret = (
+            vault.secret(session, keys, key_id)
+            if isinstance(wrapped, _Unread)
+            else vault.unwrap(keys, key_id, wrapped)
+        )
+        raw = row_decrypt(secret, state_ct, bind(CONVERSATION, reporter_key))
     except CryptoError as exc:
         # A destroyed key (a database crash on PostgreSQL) or a state copied from another
         # row: start afresh rather than show anyone a state that is not theirs.
@@ -153,13 +198,13 @@ def lock_conversation(
     day = vault.day_number(now)
     reporter_key = vault.day_digest(session, keys, REPORTER, line_user_id, day)
     assert reporter_key is not None
-    key_id, state_ct = hot.execute(
+    key_id, state_ct, wrapped = hot.execute(
         session,
         hot.statements(session).lock_conversation,
         {"b_key": reporter_key, "b_expires": coarse_time(now)},
     ).one()
     if state_ct is not None:
-        opened = _open_state(session, keys, reporter_key, key_id, state_ct)
+        opened = _open_state(session, keys, reporter_key, key_id, state_ct, wrapped)
         return _held(reporter_key, key_id, opened)
     # Yesterday's key, and the pepper's (rows written before day keys existed).
     before = vault.day_digest(session, keys, REPORTER, line_user_id, day - 1, create=False)
@@ -194,21 +239,27 @@ def save_conversation(
     statements = hot.statements(session)
     if state is None or keep_until is None:
         hot.execute(session, statements.drop_conversation, {"b_key": held.reporter_key})
-    else:
-        plaintext = json.dumps(state, ensure_ascii=False).encode()
-        key_id, state_ct = vault.seal(
-            session, keys, plaintext, bind(CONVERSATION, held.reporter_key)
-        )
-        hot.execute(
-            session,
-            statements.save_conversation,
-            {
-                "b_key": held.reporter_key,
-                "b_key_id": key_id,
-                "b_state": state_ct,
-                "b_expires": coarse_time(keep_until),
-            },
-        )
+        vault.destroy(session, [held.key_id])
+        return
+    plaintext = json.dumps(state, ensure_ascii=False).encode()
+    aad = bind(CONVERSATION, held.reporter_key)
+    params = {"b_key": held.reporter_key, "b_expires": coarse_time(keep_until)}
+    if statements.save_conversation_keyed is not None:
+        # PostgreSQL: the new key, the row and the old key's destruction in one round trip.
+        key = vault.unstored_key(keys)
+        params |= {
+            "b_key_id": key.id,
+            "b_state": row_encrypt(key.secret, plaintext, aad),
+            "k_id": key.id,
+            "k_wrapped": key.wrapped,
+            "b_old": held.key_id,
+        }
+        hot.execute(session, statements.save_conversation_keyed, params)
+        return
+    key_id, state_ct = vault.seal(session, keys, plaintext, aad)
+    hot.execute(
+        session, statements.save_conversation, params | {"b_key_id": key_id, "b_state": state_ct}
+    )
     vault.destroy(session, [held.key_id])
 
 
@@ -744,7 +795,7 @@ def quiet_wrong_token(
     row = session.execute(
         _quiet_wrong_token(),
         {
-            "b_line_key": keys.pepper.digest("staff-line", line_user_id),
+            "b_line_key": staff_line_key(keys, line_user_id),
             "b_conversation": [*digests[REPORTER], keys.pepper.digest(REPORTER, line_user_id)],
             "b_tokens": [keys.token_hash(token), *keys.old_token_hashes(token)],
             "b_throttle": digests[LOOKUP_THROTTLE],

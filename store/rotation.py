@@ -332,7 +332,7 @@ def reindex(session: Session, keys: Keyring) -> int:
     moved = 0
     for link in session.scalars(select(StaffLineLink)).all():
         line_user = keys.data.decrypt(link.line_user_ct, bind(notices.STAFF_LINE, link.staff_id))
-        line_key = keys.pepper.digest("staff-line", line_user.decode())
+        line_key = repo.staff_line_key(keys, line_user.decode())
         if link.line_key != line_key:
             link.line_key, moved = line_key, moved + 1
     for group in session.scalars(select(NotificationGroup)).all():

@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Delete, Engine, delete, func, select, text
@@ -71,10 +72,25 @@ def seal(session: Session, keys: Keyring, plaintext: bytes, aad: str) -> tuple[i
 
 def new_key(session: Session, keys: Keyring) -> tuple[int, bytes]:
     """A fresh row key, stored wrapped; for a row holding several ciphertexts."""
+    key = unstored_key(keys)
+    hot.execute(
+        session, hot.statements(session).add_vault_key, {"id": key.id, "wrapped": key.wrapped}
+    )
+    return key.id, key.secret
+
+
+@dataclass(frozen=True)
+class RowKey:
+    id: int
+    secret: bytes
+    wrapped: bytes
+
+
+def unstored_key(keys: Keyring) -> RowKey:
+    """A fresh row key for the caller to store with the row it seals, in one statement
+    (``k_id``, ``k_wrapped`` of store.hot's keyed statements)."""
     key_id, secret = new_id(), new_secret()
-    wrapped = keys.data.encrypt(secret, bind(ROW_KEY, key_id))
-    hot.execute(session, hot.statements(session).add_vault_key, {"id": key_id, "wrapped": wrapped})
-    return key_id, secret
+    return RowKey(key_id, secret, keys.data.encrypt(secret, bind(ROW_KEY, key_id)))
 
 
 def secret(session: Session, keys: Keyring, key_id: int | None) -> bytes:
@@ -82,12 +98,13 @@ def secret(session: Session, keys: Keyring, key_id: int | None) -> bytes:
     wrapped = None
     if key_id is not None:
         wrapped = hot.execute(session, hot.statements(session).vault_key, {"b_id": key_id}).scalar()
-    if wrapped is None:
+    return unwrap(keys, key_id, wrapped)
+
+
+def unwrap(keys: Keyring, key_id: int | None, wrapped: bytes | None) -> bytes:
+    """The row key ``key_id`` from its stored form, read by the caller (None: no row)."""
+    if key_id is None or wrapped is None:
         raise KeyDestroyed("the key of this record was destroyed")
-    return unwrap(keys, key_id, wrapped)  # type: ignore[arg-type]
-
-
-def unwrap(keys: Keyring, key_id: int, wrapped: bytes) -> bytes:
     return keys.data.decrypt(wrapped, bind(ROW_KEY, key_id))
 
 

@@ -197,9 +197,7 @@ def _sending_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("krasip-send")]
 
 
-def test_replies_waiting_for_a_slow_line_hold_no_thread(
-    bot: Bot, new_chat: Any, line: Any
-) -> None:
+def test_replies_waiting_for_a_slow_line_hold_no_thread(bot: Bot, new_chat: Any, line: Any) -> None:
     # Twelve replies LINE takes 0.6 s to answer would take 7 s one after another on the
     # one sending thread; waiting together they take one wait.
     users = [new_chat().user for _ in range(12)]

@@ -58,7 +58,7 @@ def test_every_statement_of_an_event_goes_to_the_driver(database: Database) -> N
     dialect = database.engine.dialect
     statements = hot.statements(database.sessions())
     per_event = {
-        statements.claim_event: ("b_event_key", "b_day", "b_before"),
+        statements.claim_event: ("b_event_key", "b_day", "b_before", "b_line_key"),
         statements.lock_conversation: ("b_key", "b_expires"),
         statements.save_conversation: ("b_key", "b_key_id", "b_state", "b_expires"),
         statements.drop_conversation: ("b_key",),
@@ -68,6 +68,19 @@ def test_every_statement_of_an_event_goes_to_the_driver(database: Database) -> N
         statements.vault_key: ("b_id",),
         statements.destroy_key: ("b_id",),
     }
+    keyed = ("k_id", "k_wrapped")
+    if database.engine.dialect.name == "postgresql":
+        assert statements.add_outbox_keyed is not None
+        assert statements.save_conversation_keyed is not None
+        per_event[statements.add_outbox_keyed] = (*_outbox_values(1, "r"), *keyed)
+        per_event[statements.save_conversation_keyed] = (
+            *("b_key", "b_key_id", "b_state", "b_expires", "b_old"),
+            *keyed,
+        )
+    else:
+        # SQLite has no data-modifying WITH: these take two or three statements there.
+        assert statements.add_outbox_keyed is None
+        assert statements.save_conversation_keyed is None
     for statement, keys in per_event.items():
         assert hot._driver(dialect, statement, keys) is not None, statement
     # A list expanded into IN is worked out by SQLAlchemy at each execution.

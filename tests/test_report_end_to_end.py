@@ -213,8 +213,7 @@ def test_reporter_answers_staff_after_looking_up_the_case(bot: Bot, chat: Chat) 
         stored = session.get(Case, case.id)
         assert stored is not None
         bodies = [
-            (m.direction, repo.message_text(bot.runtime.keys, stored, m))
-            for m in stored.messages
+            (m.direction, repo.message_text(bot.runtime.keys, stored, m)) for m in stored.messages
         ]
         assert ("reporter", "It was on 3 November, in cash") in bodies
         assert all(m.read_at is not None for m in stored.messages if m.direction == "staff")
