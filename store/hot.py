@@ -7,6 +7,7 @@ these on every event (`python -m bench.webhook_cost` shows the difference).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    TypeDecorator,
+    any_,
     bindparam,
     delete,
     exists,
@@ -34,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningDelete
 
 from store.models import Conversation, OutboxMessage, ProcessedEvent, StaffLineLink, VaultKey
 
@@ -58,19 +62,41 @@ class Statements:
     add_vault_key: Executable  # id, wrapped
     destroy_sent_keys: Executable  # b_ids
     mark_sent: Executable  # b_ids, b_now
+    # PostgreSQL only: mark_sent with destroy_sent_keys; returns the count of keys destroyed
+    mark_sent_keyed: Executable | None
     staff_for_line: Executable  # b_line_key
     vault_key: Executable  # b_id
     destroy_keys: Executable  # b_ids (PostgreSQL: returns one counter value per key)
     destroy_key: Executable  # b_id (PostgreSQL: returns the counter value)
 
 
-def _counted(dialect: str, destroy: Delete) -> Executable:
+def _counted(dialect: str, destroy: Delete) -> Delete | ReturningDelete[Any]:
     """A deletion of vault keys; on PostgreSQL each key destroyed advances the shredder's
     counter (see store.vault), so its next pass rewrites the vault. The caller reads the
     returned rows."""
     return (
         destroy.returning(func.nextval("vault_destroyed")) if dialect == "postgresql" else destroy
     )
+
+
+class _IdList(TypeDecorator[list[int]]):
+    """Row ids as one JSON parameter, for SQLite's ``json_each``."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str:
+        return json.dumps([int(each) for each in value])
+
+
+def _among_ids(dialect: str, column: Any) -> Any:
+    """``column`` is one of the ids in ``b_ids`` (a list), bound as one parameter rather
+    than a list expanded into ``IN`` at each execution: the statement then goes to the
+    driver as compiled once."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("b_ids", type_=postgresql.ARRAY(BigInteger)))
+    ids = func.json_each(bindparam("b_ids", type_=_IdList())).table_valued("value")
+    return column.in_(select(ids.c.value))
 
 
 @cache
@@ -84,8 +110,26 @@ def _build(dialect: str) -> Statements:
         state_ct=None,
         expires_at=bindparam("b_expires"),
     )
-    destroy_keys = _counted(
-        dialect, delete(keys).where(keys.c.id.in_(bindparam("b_ids", expanding=True)))
+    destroy_keys = _counted(dialect, delete(keys).where(_among_ids(dialect, keys.c.id)))
+    destroy_sent_keys = _counted(
+        dialect,
+        delete(keys).where(
+            keys.c.id.in_(select(outbox.c.key_id).where(_among_ids(dialect, outbox.c.id)))
+        ),
+    )
+    mark_sent = (
+        update(outbox)
+        .where(_among_ids(dialect, outbox.c.id))
+        .values(
+            state="sent",
+            sent_at=bindparam("b_now"),
+            locked_until=None,
+            claimed_by=None,
+            key_id=None,
+            to_ct=None,
+            payload_ct=None,
+            last_error=None,
+        )
     )
     # Not yet seen today, nor yesterday under yesterday's key (a redelivery at midnight).
     new_event = select(
@@ -155,27 +199,15 @@ def _build(dialect: str) -> Statements:
             if postgres
             else None
         ),
-        destroy_sent_keys=_counted(
-            dialect,
-            delete(keys).where(
-                keys.c.id.in_(
-                    select(outbox.c.key_id).where(
-                        outbox.c.id.in_(bindparam("b_ids", expanding=True))
-                    )
-                )
-            ),
-        ),
-        mark_sent=update(outbox)
-        .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
-        .values(
-            state="sent",
-            sent_at=bindparam("b_now"),
-            locked_until=None,
-            claimed_by=None,
-            key_id=None,
-            to_ct=None,
-            payload_ct=None,
-            last_error=None,
+        destroy_sent_keys=destroy_sent_keys,
+        mark_sent=mark_sent,
+        mark_sent_keyed=(
+            # One statement sees one snapshot: the keys are found before the rows drop them.
+            mark_sent.add_cte(sent_keys := destroy_sent_keys.cte("gone_sent")).returning(
+                select(func.count()).select_from(sent_keys).scalar_subquery()
+            )
+            if postgres
+            else None
         ),
         staff_for_line=select(links.c.staff_id).where(links.c.line_key == bindparam("b_line_key")),
         vault_key=select(keys.c.wrapped).where(keys.c.id == bindparam("b_id", type_=BigInteger)),

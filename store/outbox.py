@@ -211,9 +211,11 @@ def mark_sent(session: Session, row_ids: list[int], now: datetime) -> None:
     """Delivered: whoever delivered them, the rows are done; their keys are destroyed, so
     no copy of them names a recipient or carries a token."""
     statements = hot.statements(session)
-    destroyed = hot.execute(session, statements.destroy_sent_keys, {"b_ids": row_ids})
-    if session.get_bind().dialect.name == "postgresql":
-        destroyed.all()  # the shredder's counter (store.hot._counted)
+    if statements.mark_sent_keyed is not None:
+        # PostgreSQL: one round trip; the shredder's counter advances per key destroyed.
+        hot.execute(session, statements.mark_sent_keyed, {"b_ids": row_ids, "b_now": now})
+        return
+    hot.execute(session, statements.destroy_sent_keys, {"b_ids": row_ids})
     hot.execute(session, statements.mark_sent, {"b_ids": row_ids, "b_now": now})
 
 

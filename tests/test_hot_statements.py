@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import bindparam, event, select, text
 from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
 
-from store import hot, migrate, vault
+from store import hot, migrate, outbox, repo, vault
 from store.db import Database
 from store.models import OutboxMessage, VaultKey
 
@@ -83,8 +83,19 @@ def test_every_statement_of_an_event_goes_to_the_driver(database: Database) -> N
         assert statements.save_conversation_keyed is None
     for statement, keys in per_event.items():
         assert hot._driver(dialect, statement, keys) is not None, statement
+    # Lists of ids are one parameter, so these too go as compiled once.
+    per_ids = {
+        statements.destroy_keys: ("b_ids",),
+        statements.destroy_sent_keys: ("b_ids",),
+        statements.mark_sent: ("b_ids", "b_now"),
+    }
+    if statements.mark_sent_keyed is not None:
+        per_ids[statements.mark_sent_keyed] = ("b_ids", "b_now")
+    for statement, keys in per_ids.items():
+        assert hot._driver(dialect, statement, keys) is not None, statement
     # A list expanded into IN is worked out by SQLAlchemy at each execution.
-    assert hot._driver(dialect, statements.destroy_keys, ("b_ids",)) is None
+    expanded = select(VaultKey.id).where(VaultKey.id.in_(bindparam("b_ids", expanding=True)))
+    assert hot._driver(dialect, expanded, ("b_ids",)) is None
     # So is a column default computed in Python (``attempts`` left out).
     missing = tuple(k for k in _outbox_values(1, "r") if k != "attempts")
     assert hot._driver(dialect, statements.add_outbox, missing) is None
@@ -204,3 +215,53 @@ def test_a_lock_held_past_the_wait_fails_the_transaction_as_sqlalchemys_error(
         holder.close()
     with database.transaction(wait=0.2) as session:
         assert vault.destroy(session, [key_id]) == 1
+
+
+def _destroyed_so_far(session: Any) -> int | None:
+    """PostgreSQL's count of destroyed keys (the shredder's counter); None on SQLite."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    taken = "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {}"
+    return int(session.scalar(text(taken.format(vault.DESTROYED))))
+
+
+def test_sent_rows_lose_their_keys_and_each_is_counted(database: Database, keys: Any) -> None:
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        rows = [
+            outbox.enqueue(session, keyring, kind="push", to=["U" + "1" * 32], messages=[], now=NOW)
+            for _ in range(3)
+        ]
+        key_ids = session.scalars(
+            select(OutboxMessage.key_id).where(OutboxMessage.id.in_([r.id for r in rows]))
+        ).all()
+        before = _destroyed_so_far(session)
+    with database.transaction() as session:
+        outbox.mark_sent(session, [rows[0].id, rows[1].id], NOW)
+    with database.transaction() as session:
+        states = dict(session.execute(select(OutboxMessage.id, OutboxMessage.state)).all())
+        assert [states[r.id] for r in rows] == ["sent", "sent", "pending"]
+        kept = session.scalars(select(VaultKey.id).where(VaultKey.id.in_(key_ids))).all()
+        assert kept == [key_ids[2]]
+        if before is not None:
+            assert _destroyed_so_far(session) == before + 2
+
+
+def test_a_saved_state_replaces_its_key_and_the_old_one_is_counted(
+    database: Database, keys: Any
+) -> None:
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        held = repo.lock_conversation(session, keyring, "U" + "2" * 32, NOW)
+        repo.save_conversation(session, keyring, held, {"step": "one"}, NOW + timedelta(hours=1))
+    with database.transaction() as session:
+        held = repo.lock_conversation(session, keyring, "U" + "2" * 32, NOW)
+        assert held.state == {"step": "one"} and held.key_id is not None
+        first_key, before = held.key_id, _destroyed_so_far(session)
+        repo.save_conversation(session, keyring, held, {"step": "two"}, NOW + timedelta(hours=1))
+    with database.transaction() as session:
+        held = repo.lock_conversation(session, keyring, "U" + "2" * 32, NOW)
+        assert held.state == {"step": "two"} and held.key_id not in (None, first_key)
+        assert session.get(VaultKey, first_key) is None
+        if before is not None:
+            assert _destroyed_so_far(session) == before + 1
