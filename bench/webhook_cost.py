@@ -103,9 +103,9 @@ class Profiler:
             setattr(dialect, name, self._counting(getattr(dialect, name)))
         on_driver = hot._on_driver
 
-        def counted(connection: Any, sql: str, args: Any) -> Any:
+        def counted(connection: Any, cursor: Any, sql: str, args: Any) -> Any:
             self._count(sql)
-            return on_driver(connection, sql, args)
+            return on_driver(connection, cursor, sql, args)
 
         hot._on_driver = counted
         for name in ("_run_claimed", "flush"):

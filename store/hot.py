@@ -234,21 +234,35 @@ def execute(session: Session, statement: Executable, params: dict[str, Any]) -> 
     the driver's cursor, compiled once (:class:`_Driver`): SQLAlchemy's execution path
     cost more than the driver itself, and these run about ten times per event (bench/
     RESULTS.md, sixth round). Its errors still go through SQLAlchemy, which wraps them and
-    drops a connection found dead."""
+    drops a connection found dead. Inside ``begin_nested()``, the savepoint begins when
+    the caller asks the session for its connection: these never do."""
     transaction = session.get_transaction()
-    held: tuple[Any, Connection] | None = session.info.get(_HELD)
-    if held is None or transaction is None or held[0] is not transaction:
+    held: _Held | None = session.info.get(_HELD)
+    if held is None or transaction is None or held.transaction is not transaction:
         connection = session.connection()
-        held = (session.get_transaction(), connection)
+        # One cursor for the transaction's statements; none while someone listens.
+        cursor = None if _watched(connection) else connection.connection.cursor()
+        held = _Held(session.get_transaction(), connection, cursor)
         session.info[_HELD] = held
-    connection = held[1]
+    connection = held.connection
     driver = _driver(connection.dialect, statement, tuple(params))
-    if driver is None or _watched(connection):
+    if driver is None or held.cursor is None:
         result = connection.execute(statement, params)
         found = [tuple(row) for row in result] if result.returns_rows else []
         return Result(found, result.rowcount)
-    rows, count = _on_driver(connection, driver.sql, driver.arguments(params))
+    try:
+        rows, count = _on_driver(connection, held.cursor, driver.sql, driver.arguments(params))
+    except BaseException:
+        del session.info[_HELD]  # SQLAlchemy's handler may have closed the cursor
+        raise
     return Result(driver.rows(rows), count)
+
+
+@dataclass(frozen=True)
+class _Held:
+    transaction: Any
+    connection: Connection
+    cursor: Any | None
 
 
 def run(connection: Connection, sql: str, args: Any = ()) -> None:
@@ -256,12 +270,17 @@ def run(connection: Connection, sql: str, args: Any = ()) -> None:
     above: what every transaction begins with (the engine's ``begin`` event, store.db)."""
     if _watched(connection):
         connection.exec_driver_sql(sql, args or None)
-    else:
-        _on_driver(connection, sql, args)
-
-
-def _on_driver(connection: Connection, sql: str, args: Any) -> tuple[Sequence[Any], int]:
+        return
     cursor = connection.connection.cursor()
+    try:
+        _on_driver(connection, cursor, sql, args)
+    finally:
+        cursor.close()
+
+
+def _on_driver(
+    connection: Connection, cursor: Any, sql: str, args: Any
+) -> tuple[Sequence[Any], int]:
     try:
         cursor.execute(sql, args)
         return (cursor.fetchall() if cursor.description else []), cursor.rowcount
@@ -269,8 +288,7 @@ def _on_driver(connection: Connection, sql: str, args: Any) -> tuple[Sequence[An
         # SQLAlchemy's own handling: its exception, parameters hidden, a dead
         # connection dropped from the pool.
         connection._handle_dbapi_exception(exc, sql, args, cursor, None)
-    finally:
-        cursor.close()
+        raise  # not reached: the handler raises
 
 
 def _watched(connection: Connection) -> bool:

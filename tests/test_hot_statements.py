@@ -265,3 +265,16 @@ def test_a_saved_state_replaces_its_key_and_the_old_one_is_counted(
         assert session.get(VaultKey, first_key) is None
         if before is not None:
             assert _destroyed_so_far(session) == before + 1
+
+
+def test_a_statement_after_one_that_failed_in_a_savepoint_still_runs(
+    database: Database, keys: Any
+) -> None:
+    key_id = _kept_key(database, keys)
+    with database.transaction() as session:
+        statements = hot.statements(session)
+        assert hot.execute(session, statements.vault_key, {"b_id": key_id}).scalar()
+        with pytest.raises(IntegrityError), session.begin_nested():
+            session.connection()  # the savepoint begins (hot.execute asks for no connection)
+            hot.execute(session, statements.add_vault_key, {"id": key_id, "wrapped": b"x"})
+        assert hot.execute(session, statements.vault_key, {"b_id": key_id}).scalar()
