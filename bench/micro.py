@@ -4,7 +4,8 @@ Each lever is measured alone, in this process, against what it replaced:
 
 - a hot statement run through the ORM session, on ``session.connection()`` each time
   (SQLAlchemy's execution path, as ``store.hot.execute`` ran it before issue 12's sixth
-  round), and on the driver's cursor, compiled once, as ``store.hot.execute`` runs it;
+  round), and on the driver's cursor, compiled once, as ``store.hot.execute`` runs it; on
+  SQLite and, with ``--database URL``, on PostgreSQL;
 - one send through aiohttp with the SDK's session (``trust_env``) and without it, one at a
   time and eight at once, against the benchmark's LINE platform in its own process (whose
   CPU is not counted);
@@ -55,25 +56,31 @@ def cpu_us(run: Callable[[], Any], count: int) -> float:
     return round(best * 1e6, 1)
 
 
-def statements(count: int = 5000) -> dict[str, float]:
-    from store import hot
-    from store.models import Base
+def statements(urls: list[str], count: int = 5000) -> dict[str, dict[str, float]]:
+    from store import migrate
 
-    folder = Path(tempfile.mkdtemp(prefix="krasip-micro-"))
-    engine = create_engine(f"sqlite:///{folder / 'micro.sqlite3'}")
-    Base.metadata.create_all(engine)
+    figures = {}
+    for url in urls:
+        migrate.upgrade(url)
+        engine = create_engine(url)
+        figures[url.split(":", 1)[0]] = _statement(engine, count)
+        engine.dispose()
+    return figures
+
+
+def _statement(engine: Any, count: int) -> dict[str, float]:
+    from store import hot
+
     params = {"b_line_key": "nobody"}
     with Session(engine) as session, session.begin():
         statement = hot.statements(session).staff_for_line
-        figures = {
+        return {
             "session.execute": cpu_us(lambda: session.execute(statement, params).first(), count),
             "session.connection().execute": cpu_us(
                 lambda: session.connection().execute(statement, params).first(), count
             ),
             "hot.execute": cpu_us(lambda: hot.execute(session, statement, params).first(), count),
         }
-    engine.dispose()
-    return figures
 
 
 def sends(count: int = 1000) -> dict[str, float]:
@@ -185,12 +192,14 @@ def transactions(urls: list[str], count: int = 3000) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", help="also a PostgreSQL URL, for the empty transaction")
+    parser.add_argument(
+        "--database", help="also a PostgreSQL URL, for the hot statement and the transaction"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="krasip-micro-"))
-    urls = [f"sqlite:///{folder / 'transactions.sqlite3'}", *filter(None, [args.database])]
+    urls = [f"sqlite:///{folder / 'micro.sqlite3'}", *filter(None, [args.database])]
     report = {
-        "hot statement, µs CPU": statements(),
+        "hot statement, µs CPU": statements(urls),
         "send through aiohttp, ms CPU": sends(),
         "read one text event, µs CPU": events(),
         "copy a conversation state, µs CPU": state_copy(),

@@ -228,14 +228,15 @@ _HELD = "krasip.hot.connection"
 def execute(session: Session, statement: Executable, params: dict[str, Any]) -> Result:
     """Run one of these statements on the session's connection, bypassing the ORM's
     execution path (none of them is ORM-enabled, so nothing is flushed either way). The
-    connection is looked up once per transaction.
+    connection and a driver cursor are taken once per transaction.
 
     A statement SQLAlchemy need not work anything out for at run time goes straight to
     the driver's cursor, compiled once (:class:`_Driver`): SQLAlchemy's execution path
-    cost more than the driver itself, and these run about ten times per event (bench/
-    RESULTS.md, sixth round). Its errors still go through SQLAlchemy, which wraps them and
-    drops a connection found dead. Inside ``begin_nested()``, the savepoint begins when
-    the caller asks the session for its connection: these never do."""
+    cost more than the driver itself, and these run four (PostgreSQL) to eight (SQLite)
+    times per event (bench/RESULTS.md, sixth and seventh rounds). Its errors still go
+    through SQLAlchemy, which wraps them and drops a connection found dead. Inside
+    ``begin_nested()``, the savepoint begins when the caller asks the session for its
+    connection: these never do."""
     transaction = session.get_transaction()
     held: _Held | None = session.info.get(_HELD)
     if held is None or transaction is None or held.transaction is not transaction:
