@@ -74,8 +74,8 @@ def enqueue(
     # values: a delivered row keeps nothing LINE could name.
     row_ref, retry_key = str(uuid.uuid4()), str(uuid.uuid4())
     attempts = 1 if claim_lease else 0
-    # The row's own key: destroyed at delivery, so no copy of the row names its recipient.
     statements = hot.statements(session)
+    # The row's own key: destroyed at delivery, so no copy of the row names its recipient.
     key = vault.unstored_key(keys)
     key_id, secret = key.id, key.secret
     address = {
