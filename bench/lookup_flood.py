@@ -404,7 +404,7 @@ def _main_processes(args: argparse.Namespace) -> None:
     import psutil
     import requests
 
-    from bench.run import ROOT, Fleet, Monitor, free_port, postgres_processes, wait_http
+    from bench.run import ROOT, Fleet, Monitor, Processes, free_port, postgres_processes, wait_http
     from bot import runtime as bot_runtime
     from bot.config import load_settings
 
@@ -455,9 +455,9 @@ def _main_processes(args: argparse.Namespace) -> None:
             finally:
                 runtime.close()
             roots = {proc.name: proc.popen.pid for proc in fleet.procs}
-            extra = {"loadgen": [psutil.Process()]}
+            extra: dict[str, Processes] = {"loadgen": [psutil.Process()]}
             if not database_url.startswith("sqlite"):
-                extra["postgres"] = postgres_processes()
+                extra["postgres"] = postgres_processes
             monitor = Monitor(roots, extra)
             monitor.begin()
             result = flood(

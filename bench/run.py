@@ -3,6 +3,7 @@
 For every LINE latency asked for, it starts a fresh emulator (its own process), then
 (1) Krasip under gunicorn plus one `krasip worker`, and (2) the echo bot under the same
 gunicorn settings, and drives both with the same simulated reporters (see bench.load).
+With ``--floor``, (3) bench.floor_bot too: the leanest bot that keeps its events.
 With ``--cases N`` it first seeds N synthetic cases and times token lookups against them.
 Figures are printed as a table and as JSON (``--json`` writes them to a file too).
 """
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHANNEL_SECRET = "bench-channel-secret-0123456789abcdef"  # noqa: S105 - emulator only
 ACCESS_TOKEN = "bench-access-token"  # noqa: S105 - emulator only
 BENCH_DB = "krasip_bench"
+APPS = {"krasip": "bot:create_app()", "echo": "bench.echo_bot:app", "floor": "bench.floor_bot:app"}
 
 
 def free_port() -> int:
@@ -112,18 +115,24 @@ def wait_http(url: str, fleet: Fleet, timeout: float = 60) -> None:
     raise SystemExit(f"{url} did not answer in {timeout}s")
 
 
-class Monitor(threading.Thread):
-    """Samples RSS of every process (gunicorn: master and each worker) twice a second."""
+Processes = list[psutil.Process] | Callable[[], list[psutil.Process]]
 
-    def __init__(self, roots: dict[str, int], extra: dict[str, list[psutil.Process]]) -> None:
+
+class Monitor(threading.Thread):
+    """Samples RSS and CPU of every process (gunicorn: master and each worker) twice a
+    second. A group in ``extra`` given as a function is looked up again at every sample:
+    a PostgreSQL backend a bot opens during the run counts from its start, and one that
+    ends before the run does counts up to its last sample."""
+
+    def __init__(self, roots: dict[str, int], extra: dict[str, Processes]) -> None:
         super().__init__(daemon=True)
         self.roots = roots
         self.extra = extra
         self.peak_rss: dict[str, int] = {}
         self.cpu_start: dict[str, float] = {}
+        self.cpu_seen: dict[str, float] = {}
         self.cpu_end: dict[str, float] = {}
         self.stopped = threading.Event()
-        self.known: dict[str, psutil.Process] = {}
 
     def _processes(self) -> dict[str, psutil.Process]:
         found = {}
@@ -136,8 +145,8 @@ class Monitor(threading.Thread):
             except psutil.NoSuchProcess:
                 continue
         for name, group in self.extra.items():
-            for n, proc in enumerate(group):
-                found[f"{name}.{n}"] = proc
+            for proc in group() if callable(group) else group:
+                found[f"{name}.{proc.pid}"] = proc
         return found
 
     def _cpu(self) -> dict[str, float]:
@@ -159,15 +168,17 @@ class Monitor(threading.Thread):
             for name, proc in self._processes().items():
                 try:
                     rss = proc.memory_info().rss
+                    cpu = proc.cpu_times()
                 except psutil.NoSuchProcess:
                     continue
                 self.peak_rss[name] = max(self.peak_rss.get(name, 0), rss)
+                self.cpu_seen[name] = cpu.user + cpu.system
             self.stopped.wait(0.5)
 
     def end(self) -> None:
-        self.cpu_end = self._cpu()
         self.stopped.set()
         self.join()
+        self.cpu_end = {**self.cpu_seen, **self._cpu()}
 
     def figures(self) -> dict[str, dict[str, float]]:
         out = {}
@@ -238,7 +249,7 @@ class Options:
 def measure(
     target: str, latency_ms: int, opts: Options, rate: float | None = None
 ) -> dict[str, Any]:
-    """Start a fresh emulator and ``target`` ("krasip" or "echo"), drive it, measure;
+    """Start a fresh emulator and ``target`` (a key of ``APPS``), drive it, measure;
     with ``rate``, the reporters are paced to that many events per second together."""
     fleet = Fleet(opts.folder)
     line_port, bot_port = free_port(), free_port()
@@ -262,7 +273,7 @@ def measure(
     }
     gunicorn = [
         sys.executable, "-m", "gunicorn",
-        "bot:create_app()" if target == "krasip" else "bench.echo_bot:app",
+        APPS[target],
         "--workers", str(opts.workers), "--threads", str(opts.threads),
         "--bind", f"127.0.0.1:{bot_port}", "--backlog", "2048", "--log-level", "warning",
     ]  # fmt: skip
@@ -285,7 +296,7 @@ def measure(
             )
             roots["worker"] = worker.popen.pid
         wait_http(bot_url + "/healthz", fleet)
-        extra = {"postgres": postgres_processes()} if opts.postgres else {}
+        extra: dict[str, Processes] = {"postgres": postgres_processes} if opts.postgres else {}
         extra["loadgen"] = [psutil.Process()]
         monitor = Monitor(roots, extra)
         monitor.begin()
@@ -489,7 +500,7 @@ def table(runs: list[dict[str, Any]]) -> str:
         paced = run.get("paced_events_per_s")
         ratio = (
             f"{run['events_per_s'] / base['events_per_s']:.2f}×"
-            if run["target"] == "krasip" and base and base["events_per_s"] and not paced
+            if run["target"] != "echo" and base and base["events_per_s"] and not paced
             else ""
         )
         load = f"paced {paced:g}/s" if paced else "closed loop"
@@ -621,7 +632,10 @@ def bench_database(spec: str, args: argparse.Namespace, report: dict[str, Any]) 
             folder=folder, database_url=database_url, keys=keys, postgres=postgres,
         )  # fmt: skip
         for latency in [int(x) for x in args.latency.split(",") if x.strip()]:
-            for target in ("krasip",) if args.no_echo else ("krasip", "echo"):
+            targets = (
+                ["krasip"] + ([] if args.no_echo else ["echo"]) + (["floor"] if args.floor else [])
+            )
+            for target in targets:
                 print(f"{label}: {target} at {latency} ms LINE latency ...", file=sys.stderr)
                 run = measure(target, latency, opts)
                 run["database"] = label
@@ -706,6 +720,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--cases", type=int, default=0, help="seed this many cases first")
     parser.add_argument("--no-echo", action="store_true", help="skip the echo bot baseline")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run bench.floor_bot (one durable write per event, nothing else) closed loop",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--markdown", type=Path, help="also write them as Markdown (RESULTS.md)")
     args = parser.parse_args(argv)
