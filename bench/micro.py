@@ -12,6 +12,9 @@ Each lever is measured alone, in this process, against what it replaced:
 - reading one signed text event with the SDK's ``WebhookParser`` and with the signature
   check plus ``bot.events.parse``;
 - copying a conversation state with ``copy.deepcopy`` and as ``handlers`` now does;
+- a signed webhook request with no events, through Flask's request handling (a route of
+  its own calling the same code) and as ``bot.webhook.Webhook`` answers it, in front of
+  Flask: the request around the events;
 - an empty write transaction as the webhook opens one (``Database.transaction`` with a
   wait), on SQLite and, with ``--database URL``, on PostgreSQL: what every event pays
   before its first statement and after its last.
@@ -30,6 +33,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +176,61 @@ def state_copy(count: int = 5000) -> dict[str, float]:
     }
 
 
+def webhook_request(folder: Path, count: int = 5000) -> dict[str, float]:
+    import io
+
+    import flask
+
+    from bot import create_app
+    from bot.config import load_settings
+    from store import migrate
+    from store.keys import generate_keys
+
+    url = f"sqlite:///{folder / 'webhook.sqlite3'}"
+    settings = load_settings(
+        environ={},
+        overrides={
+            "env": "development",
+            "instance_path": folder / "instance",
+            "keys": generate_keys(folder / "keys", "micro passphrase only"),
+            "line_channel_secret": SECRET,
+            "line_channel_access_token": TOKEN,
+        },
+    )
+    migrate.upgrade(url)
+    app = create_app(replace(settings, database_url=url))
+    webhook = app.wsgi_app
+    app.add_url_rule(
+        "/through-flask", "through_flask", lambda: webhook.answer(flask.request), methods=["POST"]
+    )
+    body = json.dumps({"destination": "U0", "events": []}).encode()
+    signature = sign(SECRET, body)
+
+    def post(path: str) -> None:
+        environ = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)), "HTTP_X_LINE_SIGNATURE": signature,
+            "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+            "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }  # fmt: skip
+        statuses = []
+        answer = app(environ, lambda status, _headers, _info=None: statuses.append(status))
+        b"".join(answer)
+        getattr(answer, "close", lambda: None)()
+        if statuses != ["200 OK"]:
+            raise RuntimeError(f"{path} answered {statuses}")
+
+    figures = {
+        "through Flask": cpu_us(lambda: post("/through-flask"), count),
+        "bot.webhook.Webhook": cpu_us(lambda: post("/callback"), count),
+    }
+    app.extensions["krasip"].close()
+    return figures
+
+
 def transactions(urls: list[str], count: int = 3000) -> dict[str, float]:
     from store import migrate
     from store.db import Database
@@ -203,6 +262,7 @@ def main() -> None:
         "send through aiohttp, ms CPU": sends(),
         "read one text event, µs CPU": events(),
         "copy a conversation state, µs CPU": state_copy(),
+        "signed webhook request with no events, µs CPU": webhook_request(folder),
         "empty write transaction, µs CPU": transactions(urls),
     }
     print(json.dumps(report, indent=2, ensure_ascii=False))

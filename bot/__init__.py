@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from linebot.v3 import SignatureValidator
 
 from bot.config import Settings, load_settings
 from bot.runtime import build_runtime, utc_now
@@ -36,10 +35,12 @@ def create_app(
     )
     runtime = build_runtime(settings, clock)
     app.extensions["krasip"] = runtime
-    app.extensions["krasip.signature"] = SignatureValidator(settings.line_channel_secret)
 
     from bot import console, webhook
 
     app.register_blueprint(webhook.bp)
     console.init_app(app)
+    # Outermost, so LINE's requests skip Flask and the console's middleware.
+    hsts = None if settings.development else console.HSTS
+    app.wsgi_app = webhook.Webhook(runtime, app.wsgi_app, hsts=hsts)  # type: ignore[method-assign]
     return app

@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+import flask
 import requests
 from sqlalchemy import func, select
 
@@ -265,3 +266,26 @@ def test_a_failure_inside_the_bot_keeps_the_draft_and_says_try_again(
     monkeypatch.setattr(conversation, "handle", real_handle)
     resumed = texts_of(chat._after(chat.user.tap("s=intro&v=ok")))
     assert "ไม่ระบุตัวตน" in resumed, "the form goes on from where it was"
+
+
+def test_callback_answers_post_only(bot: Bot) -> None:
+    response = requests.get(bot.url + "/callback", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+
+
+def test_line_requests_go_around_flask(bot: Bot, chat: Chat) -> None:
+    """LINE's requests are answered in front of Flask (bot.webhook.Webhook): no request
+    context, session or console hook of Flask's runs for them; the console's still do."""
+    seen: list[str] = []
+
+    def started(_sender: Any, **_extra: Any) -> None:
+        seen.append(flask.request.path)
+
+    flask.request_started.connect(started, bot.app)
+    try:
+        assert chat.follow(), "the webhook answered without Flask"
+        assert requests.get(bot.url + "/healthz", timeout=10).status_code == 200
+    finally:
+        flask.request_started.disconnect(started, bot.app)
+    assert seen == ["/healthz"]

@@ -69,7 +69,7 @@ def test_production_session_cookie_is_secure_same_site_and_pinned_to_https(bot: 
         assert values.get("samesite", "").lower() in ("lax", "strict"), header
         assert values.get("path") == "/" and "domain" not in values, header
     assert console.get("/console/cases").status_code == 200
-    for path in ("/console/login", "/console/cases", "/healthz"):
+    for path in ("/console/login", "/console/cases", "/healthz", "/callback"):
         pinned = console.get(path).headers.get("Strict-Transport-Security", "")
         assert pinned.startswith("max-age=") and int(pinned.split("=")[1]) >= 180 * 86400, path
 
