@@ -278,3 +278,26 @@ def test_a_statement_after_one_that_failed_in_a_savepoint_still_runs(
             session.connection()  # the savepoint begins (hot.execute asks for no connection)
             hot.execute(session, statements.add_vault_key, {"id": key_id, "wrapped": b"x"})
         assert hot.execute(session, statements.vault_key, {"b_id": key_id}).scalar()
+
+
+def test_a_batch_of_sent_marks_is_planned_for_its_own_ids(database: Database, keys: Any) -> None:
+    """PostgreSQL keeps the plan of a statement the driver prepared; one kept from while
+    the outbox was small scans the whole table for every batch. The sent marks are never
+    prepared, so each batch is planned for its ids; what else repeats still is."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("plans are kept by PostgreSQL's server (SQLite has none to keep)")
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        rows = [
+            outbox.enqueue(session, keyring, kind="push", to=["U" + "1" * 32], messages=[], now=NOW)
+            for _ in range(8)
+        ]
+    with database.transaction() as session:
+        for row in rows:
+            outbox.mark_sent(session, [row.id], NOW)
+            hot.execute(session, hot.statements(session).vault_key, {"b_id": 0})
+        prepared = session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+        states = session.scalars(select(OutboxMessage.state)).all()
+    assert states == ["sent"] * len(rows)
+    assert any("FROM vault_key" in each and "gone_sent" not in each for each in prepared)
+    assert not any("gone_sent" in each for each in prepared)
