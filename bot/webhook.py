@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from bot import events as line_events
 from bot.conversation import EventProcessor
+from bot.logs import log_failure
 from bot.runtime import Runtime
 from store.outbox import Delivery
 
@@ -85,6 +86,10 @@ class Webhook:
             response = self.answer(request)
         except HTTPException as exc:  # 405, and 413 for a body over the limit
             response = exc.get_response(environ)
+        except Exception as exc:  # noqa: BLE001 - a bug: 500, and LINE redelivers
+            # Its message may quote what a reporter wrote: only its type and frames.
+            log_failure(log, "webhook failed", exc)
+            response = _plain("internal error", 500)
         if self.hsts:
             response.headers.setdefault("Strict-Transport-Security", self.hsts)
         return response(environ, start_response)

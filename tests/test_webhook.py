@@ -289,3 +289,27 @@ def test_line_requests_go_around_flask(bot: Bot, chat: Chat) -> None:
     finally:
         flask.request_started.disconnect(started, bot.app)
     assert seen == ["/healthz"]
+
+
+def test_a_failure_around_the_events_is_a_500_that_logs_no_text(
+    bot: Bot, chat: Chat, line: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    """A bug outside an event's own handling (here the hand-off of the replies) answers
+    500 and is logged as its type and frames, never its message. The reply stays in the
+    outbox for the worker to take over."""
+    typed = "ข้อความลับของผู้แจ้ง"
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise LookupError(typed)  # as an error quoting what the reporter wrote would
+
+    monkeypatch.setattr(bot.runtime, "start_dispatcher", broken)
+    event = _event(
+        "message",
+        chat.user_id,
+        message={"type": "text", "id": "4712", "text": "report", "quoteToken": "q1"},
+        replyToken=uuid.uuid4().hex,
+    )
+    assert line.post_raw_events([event]) == 500
+    assert typed not in caplog.text
+    assert "LookupError" in caplog.text
+    assert _count(bot, OutboxMessage) == 1
