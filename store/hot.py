@@ -44,7 +44,7 @@ from store.models import Conversation, OutboxMessage, ProcessedEvent, StaffLineL
 # A statement's execution option: PostgreSQL plans it for each execution's values instead of
 # keeping one plan for the connection's life. For a batch by a list of ids on a table that
 # grows, a plan kept from while the table was small scans all of it every time
-# (auto_explain: 0.4-1.1 ms per batch of sent marks once the outbox held 2,000-3,000 rows).
+# (auto_explain: 1.2-1.3 ms per batch of sent marks once the outbox held 2,000-3,000 rows).
 PLAN_EACH_TIME = "krasip_plan_each_time"
 
 
