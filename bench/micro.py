@@ -42,8 +42,8 @@ import requests
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from bench import free_port
 from bench.load import build_event, sign
-from bench.run import free_port
 
 SECRET = "micro-channel-secret-0123456789abcdef"  # noqa: S105 - local platform only
 TOKEN = "micro-access-token"  # noqa: S105 - local platform only

@@ -16,7 +16,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 import requests
 
+from bench import free_port
 from bench.load import LoadResult, run_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,12 +39,6 @@ CHANNEL_SECRET = "bench-channel-secret-0123456789abcdef"  # noqa: S105 - emulato
 ACCESS_TOKEN = "bench-access-token"  # noqa: S105 - emulator only
 BENCH_DB = "krasip_bench"
 APPS = {"krasip": "bot:create_app()", "echo": "bench.echo_bot:app", "floor": "bench.floor_bot:app"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], p: float) -> float | None:

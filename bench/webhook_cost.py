@@ -35,8 +35,8 @@ from typing import Any
 
 import requests
 
+from bench import free_port
 from bench.load import LOOKUP, SCRIPTS, TOKEN_RE, build_event, sign
-from bench.run import free_port
 from bot import create_app
 from bot.config import load_settings
 from bot.outbox import Dispatcher
@@ -103,9 +103,9 @@ class Profiler:
             setattr(dialect, name, self._counting(getattr(dialect, name)))
         on_driver = hot._on_driver
 
-        def counted(connection: Any, cursor: Any, sql: str, args: Any) -> Any:
+        def counted(connection: Any, cursor: Any, sql: str, *rest: Any) -> Any:
             self._count(sql)
-            return on_driver(connection, cursor, sql, args)
+            return on_driver(connection, cursor, sql, *rest)
 
         hot._on_driver = counted
         for name in ("_run_claimed", "flush"):
