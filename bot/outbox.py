@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import selectors
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from bot.logs import log_failure
 from store import outbox
 from store.crypto import Keyring
 from store.db import Database
+from store.writers import QUIET
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +275,16 @@ class Sender:
         return self.gateway.push(delivery.to[0], delivery.messages, delivery.retry_key)
 
 
+class _QuietSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The send loop's selector: what it woke for runs once this process holds no short
+    write turn, or after ``QUIET.LONGEST`` at most (store.writers.QUIET)."""
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = super().select(timeout)
+        QUIET.wait()
+        return ready
+
+
 class Dispatcher:
     """Sends freshly committed outbox rows from the web process without holding the request.
 
@@ -299,7 +311,7 @@ class Dispatcher:
         self._wake = threading.Event()
         self._closing = False
         self._in_flight: set[Future[None]] = set()
-        self._loop = asyncio.new_event_loop()
+        self._loop = asyncio.SelectorEventLoop(_QuietSelector())
         self._sending = threading.Thread(target=self._serve, name="krasip-send-loop", daemon=True)
         self._sending.start()
         self._recorder = threading.Thread(target=self._record_loop, name="krasip-sent", daemon=True)

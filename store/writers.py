@@ -88,6 +88,32 @@ _COLLECTIONS = _Collections()
 os.register_at_fork(after_in_child=_COLLECTIONS.forked)
 
 
+class _Quiet:
+    """Cleared while a thread of this process holds a short turn (one at a time: the turn
+    is exclusive). The web process's send loop waits for it before running what its
+    sockets woke it for: each time the turn's holder let go of the interpreter for SQLite,
+    the loop took it, and the turn, which every writer of every process waits for, lasted
+    longer. The loop waits at most ``LONGEST``: a send is never held up longer."""
+
+    LONGEST = 0.005
+
+    def __init__(self) -> None:
+        self.free = threading.Event()
+        self.free.set()
+
+    def wait(self) -> None:
+        if not self.free.is_set():
+            self.free.wait(self.LONGEST)
+
+    def forked(self) -> None:
+        self.free = threading.Event()
+        self.free.set()
+
+
+QUIET = _Quiet()
+os.register_at_fork(after_in_child=QUIET.forked)
+
+
 class WriterTurns:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -129,6 +155,7 @@ class WriterTurns:
         handle.depth = 1
         if hold_collections:
             _COLLECTIONS.hold()
+            QUIET.free.clear()
         try:
             yield left
         finally:
@@ -137,6 +164,7 @@ class WriterTurns:
                 fcntl.flock(handle.fd, fcntl.LOCK_UN)
             finally:
                 if hold_collections:
+                    QUIET.free.set()
                     _COLLECTIONS.release()
 
 

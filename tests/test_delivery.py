@@ -246,3 +246,28 @@ def test_a_push_line_refuses_on_the_first_call_is_recorded_not_sent_twice(
     bot.settle()
     assert [r["status"] for r in line.requests("/v2/bot/message/push")] == [500, 200]
     assert len(chat.new_messages()) == 1
+
+
+def test_the_send_loop_stays_out_of_a_short_write_turn_for_a_bounded_time(
+    bot: Bot, tmp_path: Any
+) -> None:
+    """While a thread of the web process holds a short write turn (the webhook's), the send
+    loop does not take the interpreter each time the holder lets go of it for SQLite, which
+    lengthened the turn every writer waits for; it waits at most QUIET.LONGEST a time, so
+    no send is held up by a long turn."""
+    import asyncio
+
+    from store.writers import QUIET, WriterTurns
+
+    loop = bot.runtime.start_dispatcher()._loop
+    turns = WriterTurns(str(tmp_path / "turns"))
+
+    async def ran_at() -> float:
+        return time.monotonic()
+
+    with turns.turn(1.0, hold_collections=True):
+        asked = time.monotonic()
+        future = asyncio.run_coroutine_threadsafe(ran_at(), loop)
+        time.sleep(0.2)  # the turn's holder keeps it
+    waited = future.result(5) - asked
+    assert QUIET.LONGEST * 0.8 <= waited < 0.1, waited
