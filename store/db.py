@@ -179,14 +179,29 @@ class Database:
         With ``wait``, a lock not had within that many seconds fails the transaction
         (``OperationalError``) instead of waiting."""
         if self.turns is None:
-            with self.sessions() as session, session.begin():
-                if wait is not None:
-                    session.connection(execution_options={WAIT: wait})
+            with self._unit(wait) as session:
                 yield session
             return
-        with self._turn(wait) as left, self.sessions() as session, session.begin():
-            session.connection(execution_options={WAIT: left})
+        with self._turn(wait) as left, self._unit(left) as session:
             yield session
+
+    @contextmanager
+    def _unit(self, wait: float | None) -> Iterator[Session]:
+        """A session on a connection whose transaction this block begins and ends.
+
+        The session joins it and never ends it (SQLAlchemy's ``conservative_savepoint``),
+        and the statements of ``store.hot`` run on it directly: the ORM's transaction
+        machinery is set going only by what uses the ORM. The webhook's steps mostly do
+        not, and that machinery cost more than their statements (`python -m bench.micro`,
+        an empty write transaction)."""
+        with self.engine.connect() as connection:
+            if wait is not None:
+                connection.execution_options(**{WAIT: wait})
+            with connection.begin(), self.sessions(bind=connection) as session:
+                hot.hold(session, connection)
+                yield session
+                if session.in_transaction():
+                    session.commit()  # flushes; the connection's own commit is the block's
 
     @contextmanager
     def _turn(self, wait: float | None) -> Iterator[float]:

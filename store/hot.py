@@ -243,14 +243,9 @@ def execute(session: Session, statement: Executable, params: dict[str, Any]) -> 
     through SQLAlchemy, which wraps them and drops a connection found dead. Inside
     ``begin_nested()``, the savepoint begins when the caller asks the session for its
     connection: these never do."""
-    transaction = session.get_transaction()
     held: _Held | None = session.info.get(_HELD)
-    if held is None or transaction is None or held.transaction is not transaction:
-        connection = session.connection()
-        # One cursor for the transaction's statements; none while someone listens.
-        cursor = None if _watched(connection) else connection.connection.cursor()
-        held = _Held(session.get_transaction(), connection, cursor)
-        session.info[_HELD] = held
+    if held is None or held.transaction is not session.get_transaction():
+        held = hold(session, session.connection())
     connection = held.connection
     driver = _driver(connection.dialect, statement, tuple(params))
     if driver is None or held.cursor is None:
@@ -265,6 +260,15 @@ def execute(session: Session, statement: Executable, params: dict[str, Any]) -> 
         del session.info[_HELD]  # SQLAlchemy's handler may have closed the cursor
         raise
     return Result(driver.rows(rows), count)
+
+
+def hold(session: Session, connection: Connection) -> _Held:
+    """Run the statements of the session's present transaction on ``connection``, with one
+    cursor for them all (none while someone listens). For a session that has not begun
+    one, joined to ``connection``'s (store.db): until the ORM begins one."""
+    cursor = None if _watched(connection) else connection.connection.cursor()
+    held = session.info[_HELD] = _Held(session.get_transaction(), connection, cursor)
+    return held
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,94 @@
+"""A write transaction is a connection's own, which the ORM joins only when it is used.
+
+``Database.transaction`` begins and ends the transaction on the connection; the session
+joins it. The webhook's steps mostly run ``store.hot``'s statements only, and then the
+ORM's transaction machinery is never set going (issue 12). Whatever mixes the two still
+commits together or not at all.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+
+from store import migrate, vault
+from store.db import Database
+from store.models import VaultKey
+from tests.conftest import Bot, Chat
+
+
+@pytest.fixture
+def database(database_url: str) -> Any:
+    migrate.upgrade(database_url)
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def _stored(database: Database, *ids: int) -> set[int]:
+    with database.transaction() as session:
+        return set(session.scalars(select(VaultKey.id).where(VaultKey.id.in_(ids))))
+
+
+def test_a_step_of_the_form_sets_no_orm_transaction_going(
+    chat: Chat, new_chat: Any, bot: Bot
+) -> None:
+    # Today's key for the hashes of LINE ids is made by the first event, and read and
+    # kept in memory by the next.
+    new_chat().say("สวัสดี")
+    chat.say("ร้องเรียน")
+    begun: list[str] = []
+
+    def created(_session: Any, transaction: Any) -> None:
+        # The webhook's own, not the test's sender delivering the reply.
+        stack = traceback.extract_stack()
+        if transaction.parent is None and any(f.name == "_handle" for f in stack):
+            begun.append(" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(stack[-8:])))
+
+    sessions = bot.runtime.db.sessions
+    event.listen(sessions, "after_transaction_create", created)
+    try:
+        answered = chat.choose("ไปต่อ")  # past the opening words: the first question
+    finally:
+        event.remove(sessions, "after_transaction_create", created)
+    assert answered, "the step got no answer"
+    assert begun == []
+    # What the step saved is there: the form goes on from it.
+    first = chat.quick_replies()[0]["label"]
+    assert chat.choose(first)
+
+
+def test_the_orms_rows_and_hot_statements_commit_together(database: Database, keys: Any) -> None:
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        hot_id = vault.new_key(session, keyring)[0]
+        orm_key = vault.unstored_key(keyring)
+        session.add(VaultKey(id=orm_key.id, wrapped=orm_key.wrapped))
+    assert _stored(database, hot_id, orm_key.id) == {hot_id, orm_key.id}
+
+
+def test_a_failure_takes_back_both(database: Database, keys: Any) -> None:
+    keyring = keys.material.keyring()
+    orm_key = vault.unstored_key(keyring)
+    hot_id = 0
+    with pytest.raises(RuntimeError), database.transaction() as session:
+        session.add(VaultKey(id=orm_key.id, wrapped=orm_key.wrapped))
+        session.flush()
+        hot_id = vault.new_key(session, keyring)[0]
+        raise RuntimeError("a bug half-way")
+    assert hot_id
+    assert _stored(database, hot_id, orm_key.id) == set()
+
+
+def test_a_savepoint_that_fails_keeps_what_came_before_it(database: Database, keys: Any) -> None:
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        hot_id = vault.new_key(session, keyring)[0]
+        with pytest.raises(IntegrityError), session.begin_nested():
+            session.add(VaultKey(id=hot_id, wrapped=b"the same id twice"))
+        after_id = vault.new_key(session, keyring)[0]
+    assert _stored(database, hot_id, after_id) == {hot_id, after_id}
