@@ -10,6 +10,14 @@ waits for LINE in the request. Delivered events are recorded in one transaction 
 beyond this is the price of its own work and design, not of Flask, gunicorn, the SDK
 or a durable write. ``gunicorn 'bench.floor_bot:app'`` with DATABASE_URL (SQLite or
 PostgreSQL), LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN and LINE_API_BASE_URL.
+
+With FLOOR_SEALED=1 (``python -m bench --floor``'s second floor, "sealed") it also keeps
+what Krasip's design promises at rest, the same way, in hand-written SQL: the chat and
+the event known only by keyed hashes (the event's under a day key), the state sealed
+under a fresh vault key each step and the old key destroyed, the reply kept in an outbox
+row sealed under a key of its own, and once delivered the row emptied and its key
+destroyed. Still no conversation and no ORM: what is left between it and Krasip is the
+form itself and how Krasip is written.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -27,6 +36,7 @@ from typing import Any
 
 import aiohttp
 import psycopg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, abort, request
 from linebot.v3.messaging import AsyncApiClient, Configuration
 
@@ -41,6 +51,10 @@ _configuration = Configuration(host=_host, access_token=os.environ["LINE_CHANNEL
 _configuration.connection_pool_maxsize = CONNECTIONS
 _url = os.environ["DATABASE_URL"]
 _sqlite = _url.startswith("sqlite:///")
+_sealed = os.environ.get("FLOOR_SEALED") == "1"
+# As Krasip's keys, not interchangeable with them: the cost is what is measured here.
+_pepper = hashlib.sha256(b"floor pepper" + _secret).digest()
+_data_key = AESGCM(hashlib.sha256(b"floor data key" + _secret).digest())
 
 
 class _Store:
@@ -74,6 +88,19 @@ class _Store:
             "CREATE TABLE IF NOT EXISTS floor_event (id TEXT PRIMARY KEY, sent INTEGER NOT NULL)"
         )
         connection.execute(f"CREATE TABLE IF NOT EXISTS floor_state (u TEXT PRIMARY KEY, s {blob})")
+        if _sealed:
+            serial = "INTEGER PRIMARY KEY" if _sqlite else "BIGSERIAL PRIMARY KEY"
+            connection.execute(
+                f"CREATE TABLE IF NOT EXISTS floor_key (id BIGINT PRIMARY KEY, wrapped {blob})"
+            )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS floor_chat "
+                f"(u TEXT PRIMARY KEY, key_id BIGINT, s {blob})"
+            )
+            connection.execute(
+                f"CREATE TABLE IF NOT EXISTS floor_outbox (id {serial}, key_id BIGINT, "
+                f"to_ct {blob}, payload_ct {blob}, state TEXT NOT NULL)"
+            )
         if not _sqlite:
             connection.commit()
         return connection
@@ -97,6 +124,89 @@ class _Store:
         )
         connection.commit()
 
+    def keep_sealed(self, event: dict[str, Any], text: str, body: bytes) -> tuple[int, int]:
+        """The event claimed, the state opened and sealed again, the reply in the outbox;
+        returns the outbox row and its key."""
+        connection = self.connection()
+        day = _digest(_day_pepper(), "event", event["webhookEventId"])
+        chat = _digest(_day_pepper(), "chat", event["source"]["userId"])
+        if _sqlite:
+            connection.execute("BEGIN IMMEDIATE")
+        connection.execute(_sql("INSERT INTO floor_event VALUES (?, 0)"), (day,))
+        row = connection.execute(
+            _sql(
+                "SELECT c.key_id, c.s, k.wrapped FROM floor_chat c "
+                "LEFT JOIN floor_key k ON k.id = c.key_id WHERE c.u = ?"
+            ),
+            (chat,),
+        ).fetchone()
+        state: dict[str, Any] = {"steps": 0}
+        if row is not None and row[2] is not None:
+            secret = _open(_data_key, row[2], "vault.key")
+            state = json.loads(_open(AESGCM(secret), row[1], "chat"))
+        state["steps"] += 1
+        state["last"] = text
+        key_id, secret = self._new_key(connection)
+        sealed = _seal(AESGCM(secret), json.dumps(state, ensure_ascii=False).encode(), "chat")
+        if _sqlite:
+            connection.execute(
+                "INSERT OR REPLACE INTO floor_chat VALUES (?, ?, ?)", (chat, key_id, sealed)
+            )
+        else:
+            connection.execute(
+                "INSERT INTO floor_chat VALUES (%s, %s, %s) ON CONFLICT (u) DO UPDATE "
+                "SET key_id = excluded.key_id, s = excluded.s",
+                (chat, key_id, sealed),
+            )
+        if row is not None:
+            connection.execute(_sql("DELETE FROM floor_key WHERE id = ?"), (row[0],))
+        out_key, secret = self._new_key(connection)
+        box = AESGCM(secret)
+        (outbox_id,) = connection.execute(
+            _sql(
+                "INSERT INTO floor_outbox (key_id, to_ct, payload_ct, state) "
+                "VALUES (?, ?, ?, 'sending') RETURNING id"
+            ),
+            (
+                out_key,
+                _seal(box, event["source"]["userId"].encode(), "to"),
+                _seal(box, body, "payload"),
+            ),
+        ).fetchone()
+        connection.execute("COMMIT") if _sqlite else connection.commit()
+        return outbox_id, out_key
+
+    @staticmethod
+    def _new_key(connection: Any) -> tuple[int, bytes]:
+        key_id, secret = secrets.randbits(62) + 1, AESGCM.generate_key(bit_length=256)
+        connection.execute(
+            _sql("INSERT INTO floor_key VALUES (?, ?)"),
+            (key_id, _seal(_data_key, secret, "vault.key")),
+        )
+        return key_id, secret
+
+    def mark_sealed_sent(self, rows: list[tuple[int, int]]) -> None:
+        """Delivered: the outbox rows emptied and their keys destroyed."""
+        connection = self.connection()
+        ids, keys = [row for row, _ in rows], [key for _, key in rows]
+        if _sqlite:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(
+                "UPDATE floor_outbox SET state = 'sent', to_ct = NULL, payload_ct = NULL, "
+                "key_id = NULL WHERE id = ?",
+                [(i,) for i in ids],
+            )
+            connection.executemany("DELETE FROM floor_key WHERE id = ?", [(k,) for k in keys])
+            connection.execute("COMMIT")
+            return
+        connection.execute(
+            "UPDATE floor_outbox SET state = 'sent', to_ct = NULL, payload_ct = NULL, "
+            "key_id = NULL WHERE id = ANY(%s)",
+            (ids,),
+        )
+        connection.execute("DELETE FROM floor_key WHERE id = ANY(%s)", (keys,))
+        connection.commit()
+
     def mark_sent(self, ids: list[str]) -> None:
         connection = self.connection()
         if _sqlite:
@@ -110,6 +220,35 @@ class _Store:
         connection.commit()
 
 
+def _sql(statement: str) -> str:
+    return statement if _sqlite else statement.replace("?", "%s")
+
+
+def _seal(box: AESGCM, plaintext: bytes, aad: str) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + box.encrypt(nonce, plaintext, aad.encode())
+
+
+def _open(box: AESGCM, blob: bytes, aad: str) -> bytes:
+    return box.decrypt(blob[:12], blob[12:], aad.encode())
+
+
+_days: dict[int, bytes] = {}
+
+
+def _day_pepper() -> bytes:
+    """Today's HMAC key, as Krasip's day keys (kept in memory here: a floor, not a vault)."""
+    day = int(time.time() // 86400)
+    found = _days.get(day)
+    if found is None:
+        found = _days[day] = hmac.new(_pepper, str(day).encode(), hashlib.sha256).digest()
+    return found
+
+
+def _digest(key: bytes, purpose: str, value: str) -> str:
+    return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
 class _Sender:
     """The SDK's asynchronous client on a loop thread of this process, and the recorder."""
 
@@ -117,7 +256,7 @@ class _Sender:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
         self.client = asyncio.run_coroutine_threadsafe(self._client(), self.loop).result()
-        self._sent: list[str] = []
+        self._sent: list[Any] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         threading.Thread(target=self._record, daemon=True).start()
@@ -133,10 +272,10 @@ class _Sender:
         sdk_session.detach()
         return client
 
-    def send(self, event_id: str, body: bytes) -> None:
-        asyncio.run_coroutine_threadsafe(self._send(event_id, body), self.loop)
+    def send(self, sent: Any, body: bytes) -> None:
+        asyncio.run_coroutine_threadsafe(self._send(sent, body), self.loop)
 
-    async def _send(self, event_id: str, body: bytes) -> None:
+    async def _send(self, sent: Any, body: bytes) -> None:
         headers = {
             **self.client.default_headers,
             "Content-Type": "application/json",
@@ -149,7 +288,7 @@ class _Sender:
             await response.read()
         if response.status == 200:
             with self._lock:
-                self._sent.append(event_id)
+                self._sent.append(sent)
             self._wake.set()
 
     def _record(self) -> None:
@@ -159,7 +298,9 @@ class _Sender:
             self._wake.clear()
             with self._lock:
                 ids, self._sent = self._sent, []
-            if ids:
+            if ids and _sealed:
+                _store.mark_sealed_sent(ids)
+            elif ids:
                 _store.mark_sent(ids)
 
 
@@ -189,9 +330,13 @@ def callback() -> str:
             text = event["postback"]["data"]
         else:
             continue
-        _store.keep(event)
         reply = {"replyToken": event["replyToken"], "messages": [{"type": "text", "text": text}]}
-        _sender().send(event["webhookEventId"], json.dumps(reply, ensure_ascii=False).encode())
+        body = json.dumps(reply, ensure_ascii=False).encode()
+        if _sealed:
+            _sender().send(_store.keep_sealed(event, text, body), body)
+            continue
+        _store.keep(event)
+        _sender().send(event["webhookEventId"], body)
     return "OK"
 
 

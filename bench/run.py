@@ -3,7 +3,8 @@
 For every LINE latency asked for, it starts a fresh emulator (its own process), then
 (1) Krasip under gunicorn plus one `krasip worker`, and (2) the echo bot under the same
 gunicorn settings, and drives both with the same simulated reporters (see bench.load).
-With ``--floor``, (3) bench.floor_bot too: the leanest bot that keeps its events.
+With ``--floor``, (3) bench.floor_bot too: the leanest bot that keeps its events, and
+(4) the same keeping them as Krasip's design keeps them at rest ("sealed").
 With ``--cases N`` it first seeds N synthetic cases and times token lookups against them.
 Figures are printed as a table and as JSON (``--json`` writes them to a file too).
 """
@@ -38,7 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CHANNEL_SECRET = "bench-channel-secret-0123456789abcdef"  # noqa: S105 - emulator only
 ACCESS_TOKEN = "bench-access-token"  # noqa: S105 - emulator only
 BENCH_DB = "krasip_bench"
-APPS = {"krasip": "bot:create_app()", "echo": "bench.echo_bot:app", "floor": "bench.floor_bot:app"}
+APPS = {
+    "krasip": "bot:create_app()",
+    "echo": "bench.echo_bot:app",
+    "floor": "bench.floor_bot:app",
+    "sealed": "bench.floor_bot:app",  # with FLOOR_SEALED=1: the floor keeping Krasip's promises
+}
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -264,6 +270,7 @@ def measure(
         "KRASIP_LOOKUP_PEPPER": opts.keys.pepper,
         **({"KRASIP_SENDER_THREADS": str(opts.sender_threads)} if opts.sender_threads else {}),
         **opts.extra_env,
+        **({"FLOOR_SEALED": "1"} if target == "sealed" else {}),
     }
     gunicorn = [
         sys.executable, "-m", "gunicorn",
@@ -627,7 +634,9 @@ def bench_database(spec: str, args: argparse.Namespace, report: dict[str, Any]) 
         )  # fmt: skip
         for latency in [int(x) for x in args.latency.split(",") if x.strip()]:
             targets = (
-                ["krasip"] + ([] if args.no_echo else ["echo"]) + (["floor"] if args.floor else [])
+                ["krasip"]
+                + ([] if args.no_echo else ["echo"])
+                + (["floor", "sealed"] if args.floor else [])
             )
             for target in targets:
                 print(f"{label}: {target} at {latency} ms LINE latency ...", file=sys.stderr)
@@ -717,7 +726,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--floor",
         action="store_true",
-        help="also run bench.floor_bot (one durable write per event, nothing else) closed loop",
+        help="also run bench.floor_bot closed loop: one durable write per event and nothing "
+        "else, then the same sealed as Krasip seals its rows (keyed hashes, vault keys)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--markdown", type=Path, help="also write them as Markdown (RESULTS.md)")
