@@ -126,64 +126,54 @@ class _Store:
 
     def keep_sealed(self, event: dict[str, Any], text: str, body: bytes) -> tuple[int, int]:
         """The event claimed, the state opened and sealed again, the reply in the outbox;
-        returns the outbox row and its key."""
+        returns the outbox row and its key. On PostgreSQL in three round trips, as few as
+        the plain floor's: the claim rides on the read, and the writes go in one statement."""
         connection = self.connection()
         day = _digest(_day_pepper(), "event", event["webhookEventId"])
         chat = _digest(_day_pepper(), "chat", event["source"]["userId"])
         if _sqlite:
             connection.execute("BEGIN IMMEDIATE")
-        connection.execute(_sql("INSERT INTO floor_event VALUES (?, 0)"), (day,))
-        row = connection.execute(
-            _sql(
-                "SELECT c.key_id, c.s, k.wrapped FROM floor_chat c "
-                "LEFT JOIN floor_key k ON k.id = c.key_id WHERE c.u = ?"
-            ),
-            (chat,),
-        ).fetchone()
+            connection.execute("INSERT INTO floor_event VALUES (?, 0)", (day,))
+            row = connection.execute(_OPEN_SQLITE, (chat,)).fetchone()
+        else:
+            row = connection.execute(_OPEN_POSTGRES, (day, chat)).fetchone()
         state: dict[str, Any] = {"steps": 0}
         if row is not None and row[2] is not None:
             secret = _open(_data_key, row[2], "vault.key")
             state = json.loads(_open(AESGCM(secret), row[1], "chat"))
         state["steps"] += 1
         state["last"] = text
-        key_id, secret = self._new_key(connection)
-        sealed = _seal(AESGCM(secret), json.dumps(state, ensure_ascii=False).encode(), "chat")
-        if _sqlite:
-            connection.execute(
-                "INSERT OR REPLACE INTO floor_chat VALUES (?, ?, ?)", (chat, key_id, sealed)
-            )
-        else:
-            connection.execute(
-                "INSERT INTO floor_chat VALUES (%s, %s, %s) ON CONFLICT (u) DO UPDATE "
-                "SET key_id = excluded.key_id, s = excluded.s",
-                (chat, key_id, sealed),
-            )
-        if row is not None:
-            connection.execute(_sql("DELETE FROM floor_key WHERE id = ?"), (row[0],))
-        out_key, secret = self._new_key(connection)
-        box = AESGCM(secret)
-        (outbox_id,) = connection.execute(
-            _sql(
-                "INSERT INTO floor_outbox (key_id, to_ct, payload_ct, state) "
-                "VALUES (?, ?, ?, 'sending') RETURNING id"
-            ),
-            (
-                out_key,
-                _seal(box, event["source"]["userId"].encode(), "to"),
-                _seal(box, body, "payload"),
-            ),
-        ).fetchone()
-        connection.execute("COMMIT") if _sqlite else connection.commit()
-        return outbox_id, out_key
-
-    @staticmethod
-    def _new_key(connection: Any) -> tuple[int, bytes]:
-        key_id, secret = secrets.randbits(62) + 1, AESGCM.generate_key(bit_length=256)
-        connection.execute(
-            _sql("INSERT INTO floor_key VALUES (?, ?)"),
-            (key_id, _seal(_data_key, secret, "vault.key")),
+        state_key, reply_key = _RowKey(), _RowKey()
+        values = {
+            "chat": chat,
+            "state_key": state_key.id,
+            "state": state_key.seal(json.dumps(state, ensure_ascii=False).encode(), "chat"),
+            "old_key": row[0] if row is not None else None,
+            "reply_key": reply_key.id,
+            "to": reply_key.seal(event["source"]["userId"].encode(), "to"),
+            "payload": reply_key.seal(body, "payload"),
+        }
+        if not _sqlite:
+            values |= {"state_wrapped": state_key.wrapped, "reply_wrapped": reply_key.wrapped}
+            (outbox_id,) = connection.execute(_KEEP_POSTGRES, values).fetchone()
+            connection.commit()
+            return outbox_id, reply_key.id
+        connection.executemany(
+            "INSERT INTO floor_key VALUES (?, ?)",
+            [(state_key.id, state_key.wrapped), (reply_key.id, reply_key.wrapped)],
         )
-        return key_id, secret
+        connection.execute(
+            "INSERT OR REPLACE INTO floor_chat VALUES (:chat, :state_key, :state)", values
+        )
+        if values["old_key"] is not None:
+            connection.execute("DELETE FROM floor_key WHERE id = :old_key", values)
+        (outbox_id,) = connection.execute(
+            "INSERT INTO floor_outbox (key_id, to_ct, payload_ct, state) "
+            "VALUES (:reply_key, :to, :payload, 'sending') RETURNING id",
+            values,
+        ).fetchone()
+        connection.execute("COMMIT")
+        return outbox_id, reply_key.id
 
     def mark_sealed_sent(self, rows: list[tuple[int, int]]) -> None:
         """Delivered: the outbox rows emptied and their keys destroyed."""
@@ -200,11 +190,11 @@ class _Store:
             connection.execute("COMMIT")
             return
         connection.execute(
-            "UPDATE floor_outbox SET state = 'sent', to_ct = NULL, payload_ct = NULL, "
-            "key_id = NULL WHERE id = ANY(%s)",
-            (ids,),
+            "WITH emptied AS (UPDATE floor_outbox SET state = 'sent', to_ct = NULL, "
+            "payload_ct = NULL, key_id = NULL WHERE id = ANY(%s)) "
+            "DELETE FROM floor_key WHERE id = ANY(%s)",
+            (ids, keys),
         )
-        connection.execute("DELETE FROM floor_key WHERE id = ANY(%s)", (keys,))
         connection.commit()
 
     def mark_sent(self, ids: list[str]) -> None:
@@ -220,8 +210,41 @@ class _Store:
         connection.commit()
 
 
-def _sql(statement: str) -> str:
-    return statement if _sqlite else statement.replace("?", "%s")
+_OPEN_SQLITE = (
+    "SELECT c.key_id, c.s, k.wrapped FROM floor_chat c "
+    "LEFT JOIN floor_key k ON k.id = c.key_id WHERE c.u = ?"
+)
+_OPEN_POSTGRES = (
+    "WITH claimed AS (INSERT INTO floor_event VALUES (%s, 0)) "
+    "SELECT c.key_id, c.s, k.wrapped FROM floor_chat c "
+    "LEFT JOIN floor_key k ON k.id = c.key_id WHERE c.u = %s FOR UPDATE OF c"
+)
+_KEEP_POSTGRES = """
+WITH new_keys AS (
+    INSERT INTO floor_key VALUES
+    (%(state_key)s, %(state_wrapped)s), (%(reply_key)s, %(reply_wrapped)s)
+), chat AS (
+    INSERT INTO floor_chat VALUES (%(chat)s, %(state_key)s, %(state)s)
+    ON CONFLICT (u) DO UPDATE SET key_id = excluded.key_id, s = excluded.s
+), gone AS (
+    DELETE FROM floor_key WHERE id = %(old_key)s
+)
+INSERT INTO floor_outbox (key_id, to_ct, payload_ct, state)
+VALUES (%(reply_key)s, %(to)s, %(payload)s, 'sending') RETURNING id
+"""
+
+
+class _RowKey:
+    """A fresh vault key: its id, and the key wrapped under the data key for its row."""
+
+    def __init__(self) -> None:
+        self.id = secrets.randbits(62) + 1
+        secret = AESGCM.generate_key(bit_length=256)
+        self.box = AESGCM(secret)
+        self.wrapped = _seal(_data_key, secret, "vault.key")
+
+    def seal(self, plaintext: bytes, aad: str) -> bytes:
+        return _seal(self.box, plaintext, aad)
 
 
 def _seal(box: AESGCM, plaintext: bytes, aad: str) -> bytes:

@@ -8,7 +8,6 @@ neither its ciphertext nor its key behind, only the chat's current state and its
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from bench import free_port
 from emulator.client import Emulator, LineUser
@@ -28,13 +28,15 @@ SAID = "the floor must not keep this text"
 
 
 @pytest.fixture
-def floor(tmp_path: Path, line: Emulator) -> Iterator[Path]:
-    database = tmp_path / "floor.sqlite3"
+def floor(database_url: str, line: Emulator) -> Iterator[str]:
+    """The sealed floor on the suite's database (SQLite, or PostgreSQL in CI)."""
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(exist_ok=True)
     port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": database_url,
         "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
         "LINE_API_BASE_URL": line.url,
@@ -57,39 +59,46 @@ def floor(tmp_path: Path, line: Emulator) -> Iterator[Path]:
         else:
             pytest.fail("the floor bot did not start")
         line.app.config["EMULATOR_WEBHOOK_URL"] = url + "/callback"  # type: ignore[attr-defined]
-        yield database
+        yield database_url
     finally:
         server.terminate()
         server.wait(timeout=10)
 
 
 def test_the_sealed_floor_replies_and_keeps_nothing_in_the_clear(
-    floor: Path, line: Emulator
+    floor: str, line: Emulator
 ) -> None:
     user = LineUser(line.url, "U" + uuid.uuid4().hex)
     for _ in range(2):
         assert user.say(SAID) == 200
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with sqlite3.connect(floor) as db:
-            waiting = db.execute("SELECT count(*) FROM floor_outbox WHERE state != 'sent'")
-            if len(user.messages()) == 2 and waiting.fetchone()[0] == 0:
+    engine = create_engine(floor)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with engine.connect() as db:
+                waiting = db.scalar(text("SELECT count(*) FROM floor_outbox WHERE state != 'sent'"))
+            if len(user.messages()) == 2 and waiting == 0:
                 break
-        time.sleep(0.05)
-    replies = [m["message"]["text"] for m in user.messages()]
-    assert replies == [SAID, SAID]
-
-    raw = floor.read_bytes() + Path(f"{floor}-wal").read_bytes()
-    assert SAID.encode() not in raw
-    assert user.user_id.encode() not in raw
-    with sqlite3.connect(floor) as db:
-        chats = db.execute("SELECT u, key_id FROM floor_chat").fetchall()
-        outbox = db.execute("SELECT state, key_id, to_ct, payload_ct FROM floor_outbox").fetchall()
-        keys = [row[0] for row in db.execute("SELECT id FROM floor_key")]
-        events = [row[0] for row in db.execute("SELECT id FROM floor_event")]
+            time.sleep(0.05)
+        with engine.connect() as db:
+            chats = db.execute(text("SELECT u, key_id, s FROM floor_chat")).all()
+            outbox = db.execute(
+                text("SELECT state, key_id, to_ct, payload_ct FROM floor_outbox")
+            ).all()
+            keys = db.scalars(text("SELECT id FROM floor_key")).all()
+            events = db.scalars(text("SELECT id FROM floor_event")).all()
+    finally:
+        engine.dispose()
+    assert [m["message"]["text"] for m in user.messages()] == [SAID, SAID]
     assert len(chats) == 1 and chats[0][0] != user.user_id
+    assert SAID.encode() not in bytes(chats[0][2])
     # Each step sealed the state under a new key and destroyed the old one; each
     # delivered reply lost its ciphertext and its key.
     assert keys == [chats[0][1]]
-    assert outbox == [("sent", None, None, None)] * 2
+    assert [tuple(row) for row in outbox] == [("sent", None, None, None)] * 2
     assert len(events) == 2 and all(len(each) == 64 for each in events)
+    if floor.startswith("sqlite:///"):
+        database = Path(floor.removeprefix("sqlite:///"))
+        raw = database.read_bytes() + Path(f"{database}-wal").read_bytes()
+        assert SAID.encode() not in raw
+        assert user.user_id.encode() not in raw
