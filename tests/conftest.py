@@ -28,6 +28,7 @@ from emulator.client import Emulator, LineUser
 from emulator.server import EmulatorServer
 from store import migrate
 from store import outbox as outbox_store
+from store.db import Database
 from store.keys import KeyMaterial, generate_keys
 
 CHANNEL_SECRET = "test-channel-secret-0123456789ab"
@@ -77,6 +78,15 @@ def database_url(tmp_path: Path) -> str:
         _reset_postgres(url)
         return url
     return f"sqlite:///{tmp_path / 'instance' / 'krasip.sqlite3'}"
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A register at the latest schema, without the app around it."""
+    migrate.upgrade(database_url)
+    database = Database(database_url)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

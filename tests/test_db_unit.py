@@ -15,18 +15,10 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
-from store import migrate, vault
+from store import vault
 from store.db import Database
 from store.models import VaultKey
 from tests.conftest import Bot, Chat
-
-
-@pytest.fixture
-def database(database_url: str) -> Any:
-    migrate.upgrade(database_url)
-    database = Database(database_url)
-    yield database
-    database.dispose()
 
 
 def _stored(database: Database, *ids: int) -> set[int]:

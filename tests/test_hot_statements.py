@@ -17,19 +17,11 @@ import pytest
 from sqlalchemy import bindparam, event, select, text
 from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
 
-from store import hot, migrate, outbox, repo, vault
+from store import hot, outbox, repo, vault
 from store.db import Database
 from store.models import OutboxMessage, VaultKey
 
 NOW = datetime(2026, 12, 5, 9, 41, 27, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-def database(database_url: str) -> Any:
-    migrate.upgrade(database_url)
-    database = Database(database_url)
-    yield database
-    database.dispose()
 
 
 def _kept_key(database: Database, keys: Any) -> int:
