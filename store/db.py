@@ -189,11 +189,11 @@ class Database:
     def _unit(self, wait: float | None) -> Iterator[Session]:
         """A session on a connection whose transaction this block begins and ends.
 
-        The session joins it and never ends it (SQLAlchemy's ``conservative_savepoint``),
-        and the statements of ``store.hot`` run on it directly: the ORM's transaction
-        machinery is set going only by what uses the ORM. The webhook's steps mostly do
-        not, and that machinery cost more than their statements (`python -m bench.micro`,
-        an empty write transaction)."""
+        The session joins it (SQLAlchemy's ``conservative_savepoint``: its commit only
+        flushes), and the statements of ``store.hot`` run on it directly: the ORM's
+        transaction machinery is set going only by what uses the ORM. The webhook's steps
+        mostly do not, and that machinery cost more than their statements (`python -m
+        bench.micro`, an empty write transaction)."""
         with self.engine.connect() as connection:
             if wait is not None:
                 connection.execution_options(**{WAIT: wait})
