@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.webhook import Webhook
 from store import vault
 from store.db import Database
 from store.models import VaultKey
@@ -34,11 +35,14 @@ def test_a_step_of_the_form_sets_no_orm_transaction_going(
     new_chat().say("สวัสดี")
     chat.say("ร้องเรียน")
     begun: list[str] = []
+    # The webhook's own transactions, not the test's sender delivering the reply.
+    webhook = Webhook._handle.__code__
 
     def created(_session: Any, transaction: Any) -> None:
-        # The webhook's own, not the test's sender delivering the reply.
         stack = traceback.extract_stack()
-        if transaction.parent is None and any(f.name == "_handle" for f in stack):
+        if transaction.parent is None and any(
+            f.filename == webhook.co_filename and f.name == webhook.co_name for f in stack
+        ):
             begun.append(" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(stack[-8:])))
 
     sessions = bot.runtime.db.sessions
