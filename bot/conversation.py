@@ -89,6 +89,15 @@ def _incoming(event: Event) -> Incoming | None:
     return Incoming(kind="other")
 
 
+def _needs_conversation(event: Event) -> bool:
+    """Whether a reporter's event locks their conversation (see ``_dispatch``): then its
+    claim may lock it in the same statement."""
+    if event.kind == "unfollow":
+        return True
+    text = event.text
+    return _incoming(event) is not None and not (text and staff_messages.link_code(text))
+
+
 def _age(event: Event, now: datetime) -> timedelta | None:
     """How long ago LINE says the event happened (its ``timestamp``, in milliseconds)."""
     try:
@@ -153,7 +162,14 @@ class EventProcessor:
             with self.rt.db.transaction(wait=self.wait) as session:
                 claim = None
                 if event_id:
-                    claim = repo.claim_event(session, self.rt.keys, event_id, now, event.user_id)
+                    claim = repo.claim_event(
+                        session,
+                        self.rt.keys,
+                        event_id,
+                        now,
+                        event.user_id,
+                        lock=_needs_conversation(event),
+                    )
                     if claim is None:
                         return []  # a redelivery or duplicate: already handled
                 return self._dispatch(session, event, now, claim)
@@ -212,9 +228,10 @@ class EventProcessor:
         staff_reply = self._staff_chat(session, event, user_id, now, claim)
         if staff_reply is not None:
             return self._answer(session, user_id, reply_token, staff_reply, now)
+        held = claim.held if claim is not None else None
         if event.kind == "unfollow":
             # The reporter blocked the bot: nothing more can be said, so keep no draft.
-            held = repo.lock_conversation(session, self.rt.keys, user_id, now)
+            held = held or repo.lock_conversation(session, self.rt.keys, user_id, now)
             if held.state and held.state.get("draft_id"):
                 media.discard_draft(session, draft_key(str(held.state["draft_id"])))
             repo.save_conversation(session, self.rt.keys, held, None, None)
@@ -222,7 +239,7 @@ class EventProcessor:
         incoming = _incoming(event)
         if incoming is None:
             return []
-        held = repo.lock_conversation(session, self.rt.keys, user_id, now)
+        held = held or repo.lock_conversation(session, self.rt.keys, user_id, now)
         ctx = Context(
             now=now,
             lookup=lambda token: self._lookup(session, token, user_id, now),

@@ -70,18 +70,36 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 def _tune_postgres(engine: Engine) -> None:
+    """Transactions begin as SQLite's do: the driver is left in autocommit, and the
+    ``begin`` event sends ``BEGIN`` itself, with the transaction's wait in the same round
+    trip. psycopg's own ``BEGIN`` went alone, and the wait's ``set_config`` cost a second
+    round trip on every webhook event (`python -m bench.micro`, transactions)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        wait = connection.get_execution_options().get(WAIT)
+        options = connection.get_execution_options()
+        level = options.get("isolation_level")
+        if level == "AUTOCOMMIT":
+            return  # statements of their own: a glance, VACUUM
+        driver = connection.connection.driver_connection
+        if not driver.autocommit:
+            # SQLAlchemy turns it off again when a connection used in AUTOCOMMIT returns
+            # to the pool; the connection is idle here, so it may change.
+            driver.autocommit = True
+        begin = "BEGIN" if level not in _PG_LEVELS else f"BEGIN ISOLATION LEVEL {level}"
+        wait = options.get(WAIT)
         if wait is not None:
             # For this transaction only: a lock or a statement past the wait fails fast.
-            ms = str(max(1, int(wait * 1000)))
-            hot.run(
-                connection,
-                "SELECT set_config('lock_timeout', %(ms)s, true), "
-                "set_config('statement_timeout', %(ms)s, true)",
-                {"ms": ms},
-            )
+            ms = max(1, int(wait * 1000))
+            begin += f"; SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {ms}"
+        hot.run(connection, begin)
+
+
+_PG_LEVELS = frozenset({"READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"})
 
 
 def _sqlite_file(url: str) -> str | None:

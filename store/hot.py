@@ -31,7 +31,9 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
+    null,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,6 +58,10 @@ def table(model: Any) -> Table:
 class Statements:
     # b_event_key, b_day, b_before, b_line_key; returns the staff id linked to b_line_key
     claim_event: Executable
+    # PostgreSQL only: claim_event, and lock_conversation (b_key, b_expires) when the sender
+    # is not staff, in one round trip; returns the staff id, then lock_conversation's row
+    # (None when it was not locked). No row: the event was claimed before.
+    claim_and_lock: Executable | None
     lock_conversation: Executable  # b_key, b_expires; returns key_id, state_ct, wrapped
     save_conversation: Executable  # b_key, b_key_id, b_state, b_expires
     drop_conversation: Executable  # b_key
@@ -167,30 +173,37 @@ def _build(dialect: str) -> Statements:
         .returning(func.nextval("vault_destroyed"))
         .cte("gone")
     )
-    return Statements(
-        # The staff check every event makes rides on the claim: one statement, not two.
-        claim_event=insert(events)
+    # The staff check every event makes rides on the claim: one statement, not two.
+    claim_event = (
+        insert(events)
         .from_select(["event_key", "day"], new_event)
         .on_conflict_do_nothing(index_elements=["event_key"])
         .returning(
             events.c.event_key,
             select(links.c.staff_id)
             .where(links.c.line_key == bindparam("b_line_key", type_=String))
-            .scalar_subquery(),
-        ),
-        # Updating the row it may have just inserted takes the row lock on PostgreSQL. The
-        # state's key comes back with it.
-        lock_conversation=upsert.on_conflict_do_update(
-            index_elements=["reporter_key"],
-            set_={"reporter_key": upsert.excluded.reporter_key},
-        ).returning(
-            conversations.c.key_id,
-            conversations.c.state_ct,
-            # Written out: SQLAlchemy does not correlate a subquery in RETURNING.
-            select(keys.c.wrapped)
-            .where(keys.c.id == literal_column("conversation.key_id"))
-            .scalar_subquery(),
-        ),
+            .scalar_subquery()
+            .label("staff_id"),
+        )
+    )
+    # Updating the row it may have just inserted takes the row lock on PostgreSQL. The
+    # state's key comes back with it.
+    lock_returning = (
+        conversations.c.key_id,
+        conversations.c.state_ct,
+        # Written out: SQLAlchemy does not correlate a subquery in RETURNING.
+        select(keys.c.wrapped)
+        .where(keys.c.id == literal_column("conversation.key_id"))
+        .scalar_subquery()
+        .label("wrapped"),
+    )
+    lock_conversation = upsert.on_conflict_do_update(
+        index_elements=["reporter_key"], set_={"reporter_key": upsert.excluded.reporter_key}
+    ).returning(*lock_returning)
+    return Statements(
+        claim_event=claim_event,
+        claim_and_lock=_claim_and_lock(claim_event, lock_returning) if postgres else None,
+        lock_conversation=lock_conversation,
         save_conversation=save_conversation,
         drop_conversation=delete(conversations).where(
             conversations.c.reporter_key == bindparam("b_key")
@@ -222,6 +235,32 @@ def _build(dialect: str) -> Statements:
             dialect, delete(keys).where(keys.c.id == bindparam("b_id", type_=BigInteger))
         ),
     )
+
+
+def _claim_and_lock(claim_event: Any, lock_returning: tuple[Any, ...]) -> Executable:
+    """PostgreSQL: the claim, and the conversation's lock only for an event claimed now
+    whose sender is not staff (a data-modifying WITH runs whatever the outer query reads)."""
+    conversations = table(Conversation)
+    claimed = claim_event.cte("claimed")
+    mine = select(
+        bindparam("b_key", type_=String),
+        null(),
+        null(),
+        bindparam("b_expires", type_=conversations.c.expires_at.type),
+    ).where(claimed.c.staff_id.is_(None))
+    upsert = postgresql.insert(conversations).from_select(
+        ["reporter_key", "key_id", "state_ct", "expires_at"], mine
+    )
+    locked = (
+        upsert.on_conflict_do_update(
+            index_elements=["reporter_key"], set_={"reporter_key": upsert.excluded.reporter_key}
+        )
+        .returning(*lock_returning)
+        .cte("locked")
+    )
+    return select(
+        claimed.c.staff_id, locked.c.key_id, locked.c.state_ct, locked.c.wrapped
+    ).select_from(claimed.outerjoin(locked, true()))
 
 
 def statements(session: Session) -> Statements:

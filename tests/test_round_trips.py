@@ -1,0 +1,204 @@
+"""On PostgreSQL a webhook event pays for as few round trips as its work needs (issue 12).
+
+Each round trip cost the web process about 0.07 ms of CPU on the benchmark's machine
+(`python -m bench.micro`), and the server a statement. A transaction begins in one round
+trip with its wait (``BEGIN; SET LOCAL ...``, store.db), and the event's claim locks the
+reporter's conversation in the same statement (store.hot ``claim_and_lock``). What that
+changes must change nothing else: the driver is left in autocommit, so these tests also
+hold that a transaction is still one, and that its wait stays its own.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError
+
+from bot.webhook import Webhook
+from store import hot, repo, vault
+from store.db import Database
+from store.models import Conversation, StaffLineLink, StaffUser, VaultKey
+from store.staff import create_user
+from tests.conftest import Bot, Chat
+
+NOW = datetime(2026, 12, 6, 9, 41, 27, tzinfo=UTC)
+USER = "U" + "3" * 32
+
+
+def _postgres_only(url: str) -> None:
+    if not url.startswith("postgresql"):
+        pytest.skip("round trips to a server are PostgreSQL's (SQLite runs in the process)")
+
+
+def _sent(trace: str) -> list[str]:
+    """What the client sent that the server answers with ReadyForQuery: each a round trip
+    (a simple Query, or the Sync that ends an extended query)."""
+    lines = [line.split("\t") for line in trace.splitlines()]
+    return [
+        "\t".join(fields[3:]).strip()
+        for fields in lines
+        if len(fields) > 3 and fields[1] == "F" and fields[3].strip() in ("Query", "Sync")
+    ]
+
+
+@pytest.fixture
+def webhook_trace(bot: Bot) -> Iterator[Any]:
+    """libpq's trace of the connections the webhook itself takes (not the sender's)."""
+    engine = bot.runtime.db.engine
+    file = tempfile.TemporaryFile()
+    handle = Webhook._handle.__code__
+
+    def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        stack = traceback.extract_stack()
+        if any(f.filename == handle.co_filename and f.name == handle.co_name for f in stack):
+            dbapi_connection.pgconn.trace(file.fileno())
+
+    def checkin(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:
+            dbapi_connection.pgconn.untrace()
+
+    def read() -> str:
+        file.seek(0)
+        return file.read().decode("utf-8", "replace")
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        yield read
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+        file.close()
+
+
+def test_a_step_of_the_form_takes_five_round_trips(
+    database_url: str, chat: Chat, new_chat: Any, webhook_trace: Any
+) -> None:
+    _postgres_only(database_url)
+    new_chat().say("สวัสดี")  # today's day key is made, then kept in memory
+    chat.say("ร้องเรียน")
+    before = len(webhook_trace())
+    assert chat.choose("ไปต่อ")  # past the opening words: the first question
+    sent = _sent(webhook_trace()[before:])
+    # BEGIN with the wait; the claim with the lock; the state; the reply; COMMIT.
+    # (psycopg's own BEGIN and a set_config for the wait, and a lock of its own, made 7.)
+    assert len(sent) == 5, sent
+    assert sent[0].startswith('Query\t "BEGIN; SET LOCAL lock_timeout = ')
+    assert sent[-1] == 'Query\t "COMMIT"'
+    assert chat.choose(chat.quick_replies()[0]["label"])  # the step was kept
+
+
+def test_a_transactions_wait_is_its_own(database_url: str) -> None:
+    _postgres_only(database_url)
+    database = Database(database_url, pool_size=1, max_overflow=0)  # one connection for all
+    try:
+        with database.transaction(wait=0.25) as session:
+            assert session.scalar(text("SHOW lock_timeout")) == "250ms"
+            assert session.scalar(text("SHOW statement_timeout")) == "250ms"
+        with database.transaction() as session:
+            assert session.scalar(text("SHOW lock_timeout")) == "0"
+            assert session.scalar(text("SHOW statement_timeout")) == "0"
+        with database.glance() as other:
+            # Outside any transaction (a glance is one statement), with no wait left over.
+            assert other.scalar(text("SHOW lock_timeout")) == "0"
+            assert other.scalar(text("SELECT now() = statement_timestamp()")) is True
+        level = {"isolation_level": "REPEATABLE READ"}
+        with database.engine.connect().execution_options(**level) as connection:
+            with connection.begin():
+                isolation = connection.scalar(text("SHOW transaction_isolation"))
+                assert isolation == "repeatable read"
+        with database.transaction() as session:
+            # Back in the pool, the connection begins as it did before.
+            assert session.scalar(text("SHOW transaction_isolation")) == "read committed"
+            assert session.scalar(text("SELECT now() = statement_timestamp()")) is False
+    finally:
+        database.dispose()
+
+
+def test_a_transaction_is_still_one(database: Database, keys: Any) -> None:
+    """The driver is in autocommit on PostgreSQL: what a transaction writes is seen by no
+    one before its commit, and a failure takes all of it back."""
+    keyring = keys.material.keyring()
+    outside = Database(database.url)
+    try:
+        with pytest.raises(IntegrityError), database.transaction() as session:
+            key_id = vault.new_key(session, keyring)[0]
+            with outside.reading() as other:
+                assert other.get(VaultKey, key_id) is None
+            add = hot.statements(session).add_vault_key
+            hot.execute(session, add, {"id": key_id, "wrapped": b""})  # the same id again
+        with outside.reading() as other:
+            assert other.get(VaultKey, key_id) is None
+    finally:
+        outside.dispose()
+
+
+def _staff(database: Database, keys: Any, line_user_id: str) -> int:
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        user = create_user(
+            session,
+            username="somchai",
+            display_name="Somchai",
+            role="staff",
+            password="a long enough password 1",
+            now=NOW,
+        )
+        session.add(
+            StaffLineLink(
+                staff_id=user.id,
+                line_user_ct=b"\x00",
+                line_key=repo.staff_line_key(keyring, line_user_id),
+                linked_at=NOW,
+            )
+        )
+        return user.id
+
+
+def _conversations(database: Database) -> int:
+    with database.transaction() as session:
+        return len(session.scalars(select(Conversation.reporter_key)).all())
+
+
+def test_the_claim_locks_the_conversation_as_lock_conversation_does(
+    database: Database, keys: Any
+) -> None:
+    keyring = keys.material.keyring()
+    fused = database.engine.dialect.name == "postgresql"
+    with database.transaction() as session:
+        claim = repo.claim_event(session, keyring, "event-1", NOW, USER, lock=True)
+        assert claim is not None and claim.staff_id is None
+        # A first event: a new row, no state (SQLite locks it apart, as before).
+        held = claim.held if fused else repo.lock_conversation(session, keyring, USER, NOW)
+        assert held is not None and held.state is None and held.key_id is None
+        repo.save_conversation(session, keyring, held, {"step": 1}, NOW + timedelta(hours=1))
+    with database.transaction() as session:
+        claim = repo.claim_event(session, keyring, "event-2", NOW, USER, lock=True)
+        assert claim is not None
+        if fused:
+            assert claim.held is not None and claim.held.state == {"step": 1}
+            assert claim.held == repo.lock_conversation(session, keyring, USER, NOW)
+        else:
+            assert claim.held is None
+    # A redelivery: nothing claimed, nothing locked.
+    with database.transaction() as session:
+        assert repo.claim_event(session, keyring, "event-2", NOW, USER, lock=True) is None
+
+
+def test_a_staff_members_claim_locks_and_leaves_no_conversation(
+    database: Database, keys: Any
+) -> None:
+    keyring = keys.material.keyring()
+    staff_id = _staff(database, keys, USER)
+    with database.transaction() as session:
+        claim = repo.claim_event(session, keyring, "event-1", NOW, USER, lock=True)
+        assert claim == repo.Claim(staff_id)
+    assert _conversations(database) == 0
+    with database.transaction() as session:
+        assert session.get(StaffUser, staff_id) is not None
