@@ -126,6 +126,7 @@ class EventProcessor:
         messages: list[dict[str, Any]],
         now: datetime,
         purpose: str = "reply",
+        state: repo.SealedState | None = None,
     ) -> list[Delivery]:
         return enqueue_replies(
             session,
@@ -139,6 +140,7 @@ class EventProcessor:
             claimer=(
                 self.rt.sender.claimer(session) if self.rt.settings.send_after_commit else None
             ),
+            state=state,
         )
 
     def process(self, event: Event) -> list[Delivery]:
@@ -254,11 +256,13 @@ class EventProcessor:
         for effect in result.effects:
             replies.extend(self._apply(session, effect, user_id, now))
         keep = handlers.keep_until(result.state, now, self.rt.limits)
-        repo.save_conversation(session, self.rt.keys, held, result.state, keep)
+        state = repo.save_conversation(
+            session, self.rt.keys, held, result.state, keep, with_reply=bool(replies)
+        )
         if not replies:
             return []
         purpose = "receipt" if any(isinstance(e, SubmitReport) for e in result.effects) else "reply"
-        return self._answer(session, user_id, reply_token, replies, now, purpose)
+        return self._answer(session, user_id, reply_token, replies, now, purpose, state)
 
     def _group_event(self, session: Session, event: Event, now: datetime) -> list[Delivery]:
         """Groups and rooms: never take a report there; say so when addressed. An admin's

@@ -21,6 +21,7 @@ from bot.logs import log_failure
 from store import outbox
 from store.crypto import Keyring
 from store.db import Database
+from store.repo import SealedState
 from store.writers import QUIET
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,12 @@ def enqueue_replies(
     now: datetime,
     purpose: str = "reply",
     claimer: str | None = None,
+    state: SealedState | None = None,
 ) -> list[outbox.Delivery]:
     """Queue an answer to one event: the first five messages as a reply, the rest as pushes.
 
     ``claimer`` (see :meth:`Sender.claimer`) takes the rows for this process to send right
-    after commit."""
+    after commit; ``state``, the chat's next state, is written with the first row."""
     deliveries = []
     for start in range(0, len(messages), MAX_MESSAGES_PER_REQUEST):
         chunk = messages[start : start + MAX_MESSAGES_PER_REQUEST]
@@ -67,6 +69,7 @@ def enqueue_replies(
                 reply_ttl=settings.reply_ttl,
                 claim_lease=CLAIM_LEASE if claimer else None,
                 claimer=claimer,
+                state=state if start == 0 else None,
             )
         )
     return deliveries

@@ -71,6 +71,9 @@ class Statements:
     # the key destroyed (may be None); the row's own parameters as above.
     add_outbox_keyed: Executable | None
     save_conversation_keyed: Executable | None
+    # PostgreSQL only: save_conversation_keyed's work in add_outbox_keyed, for the reply of
+    # the step that saves the state (its new key s_id, s_wrapped); returns the row's id.
+    add_outbox_saving: Executable | None
     add_vault_key: Executable  # id, wrapped
     destroy_sent_keys: Executable  # b_ids
     mark_sent: Executable  # b_ids, b_now
@@ -158,14 +161,7 @@ def _build(dialect: str) -> Statements:
     )
     add_outbox = outbox.insert().returning(outbox.c.id)
     postgres = dialect == "postgresql"
-    new_key = (
-        keys.insert()
-        .values(
-            id=bindparam("k_id", type_=BigInteger),
-            wrapped=bindparam("k_wrapped", type_=LargeBinary),
-        )
-        .cte("new_key")
-    )
+    new_key = keys.insert().values(_key_values("k_id", "k_wrapped")).cte("new_key")
     # PostgreSQL's counted destruction (_counted), as a part of a statement.
     gone = (
         delete(keys)
@@ -218,6 +214,20 @@ def _build(dialect: str) -> Statements:
             if postgres
             else None
         ),
+        add_outbox_saving=(
+            add_outbox.add_cte(
+                keys.insert()
+                .values([_key_values("k_id", "k_wrapped"), _key_values("s_id", "s_wrapped")])
+                .cte("new_keys")
+            )
+            .add_cte(gone)
+            .add_cte(
+                save_conversation.values(key_id=bindparam("s_id", type_=BigInteger)).cte("saved")
+            )
+            .returning(select(func.count()).select_from(gone).scalar_subquery())
+            if postgres
+            else None
+        ),
         destroy_sent_keys=destroy_sent_keys,
         mark_sent=mark_sent,
         mark_sent_keyed=(
@@ -235,6 +245,14 @@ def _build(dialect: str) -> Statements:
             dialect, delete(keys).where(keys.c.id == bindparam("b_id", type_=BigInteger))
         ),
     )
+
+
+def _key_values(key_id: str, wrapped: str) -> dict[str, Any]:
+    """A new vault key's row, from two parameters."""
+    return {
+        "id": bindparam(key_id, type_=BigInteger),
+        "wrapped": bindparam(wrapped, type_=LargeBinary),
+    }
 
 
 def _claim_and_lock(claim_event: Any, lock_returning: tuple[Any, ...]) -> Executable:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from store import hot, vault
 from store.crypto import CryptoError, Keyring, bind, row_decrypt, row_encrypt
 from store.models import OutboxMessage, OutboxSender, VaultKey
+from store.repo import SealedState
 
 OUTBOX_TO = "outbox.to"
 OUTBOX_PAYLOAD = "outbox.payload"
@@ -57,8 +58,11 @@ def enqueue(
     reply_ttl: timedelta = timedelta(seconds=50),
     claim_lease: timedelta | None = None,
     claimer: str | None = None,
+    state: SealedState | None = None,
 ) -> Delivery:
-    """Add a message to the outbox in the caller's transaction.
+    """Add a message to the outbox in the caller's transaction; with ``state`` (see
+    :func:`store.repo.save_conversation`), write that conversation state in the same
+    statement.
 
     With ``claim_lease`` the row is claimed at once for the caller, who will send it right
     after commit from the returned :class:`Delivery` (no second read, no decryption); if
@@ -100,10 +104,16 @@ def enqueue(
         "created_at": now,
     }
     if statements.add_outbox_keyed is not None:
-        # PostgreSQL: the key and the row in one round trip.
+        # PostgreSQL: the key and the row (and the step's state) in one round trip.
         values |= {"k_id": key.id, "k_wrapped": key.wrapped}
-        row_id = hot.execute(session, statements.add_outbox_keyed, values).scalar_one()
+        if state is None:
+            row_id = hot.execute(session, statements.add_outbox_keyed, values).scalar_one()
+        else:
+            assert statements.add_outbox_saving is not None
+            saving = statements.add_outbox_saving
+            row_id = hot.execute(session, saving, values | state.params).one()[0]
     else:
+        assert state is None, "SQLite writes a state where it is saved"
         hot.execute(session, statements.add_vault_key, {"id": key.id, "wrapped": key.wrapped})
         row_id = hot.execute(session, statements.add_outbox, values).scalar_one()
     return Delivery(

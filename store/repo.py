@@ -264,40 +264,52 @@ def _locked(
     return HeldConversation(reporter_key, None, earlier_row.state)
 
 
+@dataclass(frozen=True)
+class SealedState:
+    """A conversation's next state, sealed under a new key but not yet written: the
+    step's reply writes it in the statement that queues the reply (PostgreSQL,
+    :func:`store.outbox.enqueue`), or the transaction keeps neither."""
+
+    params: dict[str, Any]
+
+
 def save_conversation(
     session: Session,
     keys: Keyring,
     held: HeldConversation,
     state: dict[str, Any] | None,
     keep_until: datetime | None,
-) -> None:
+    *,
+    with_reply: bool = False,
+) -> SealedState | None:
     """Store the new state under a new key and destroy the old one; a finished
-    conversation leaves no row behind."""
+    conversation leaves no row behind.
+
+    With ``with_reply`` on PostgreSQL, a state to keep is returned sealed instead, for the
+    caller to hand to the reply it queues next (one round trip, not two). None: done."""
     statements = hot.statements(session)
     if state is None or keep_until is None:
         hot.execute(session, statements.drop_conversation, {"b_key": held.reporter_key})
         vault.destroy(session, [held.key_id])
-        return
+        return None
     plaintext = json.dumps(state, ensure_ascii=False).encode()
     aad = bind(CONVERSATION, held.reporter_key)
     params = {"b_key": held.reporter_key, "b_expires": coarse_time(keep_until)}
     if statements.save_conversation_keyed is not None:
         # PostgreSQL: the new key, the row and the old key's destruction in one round trip.
         key = vault.unstored_key(keys)
-        params |= {
-            "b_key_id": key.id,
-            "b_state": row_encrypt(key.secret, plaintext, aad),
-            "k_id": key.id,
-            "k_wrapped": key.wrapped,
-            "b_old": held.key_id,
-        }
+        params |= {"b_state": row_encrypt(key.secret, plaintext, aad), "b_old": held.key_id}
+        if with_reply:
+            return SealedState(params | {"s_id": key.id, "s_wrapped": key.wrapped})
+        params |= {"b_key_id": key.id, "k_id": key.id, "k_wrapped": key.wrapped}
         hot.execute(session, statements.save_conversation_keyed, params)
-        return
+        return None
     key_id, state_ct = vault.seal(session, keys, plaintext, aad)
     hot.execute(
         session, statements.save_conversation, params | {"b_key_id": key_id, "b_state": state_ct}
     )
     vault.destroy(session, [held.key_id])
+    return None
 
 
 def coarse_time(at: datetime) -> datetime:

@@ -69,10 +69,22 @@ def test_every_statement_of_an_event_goes_to_the_driver(database: Database) -> N
             *("b_key", "b_key_id", "b_state", "b_expires", "b_old"),
             *keyed,
         )
+        assert statements.add_outbox_saving is not None
+        assert statements.claim_and_lock is not None
+        per_event[statements.claim_and_lock] = (
+            *("b_event_key", "b_day", "b_before", "b_line_key", "b_key", "b_expires"),
+        )
+        per_event[statements.add_outbox_saving] = (
+            *_outbox_values(1, "r"),
+            *keyed,
+            *("b_key", "b_state", "b_expires", "b_old", "s_id", "s_wrapped"),
+        )
     else:
         # SQLite has no data-modifying WITH: these take two or three statements there.
         assert statements.add_outbox_keyed is None
         assert statements.save_conversation_keyed is None
+        assert statements.add_outbox_saving is None
+        assert statements.claim_and_lock is None
     for statement, keys in per_event.items():
         assert hot._driver(dialect, statement, keys) is not None, statement
     # Lists of ids are one parameter, so these too go as compiled once.
