@@ -225,7 +225,7 @@ class Sender:
 
     def mark_sent(self, ids: list[int]) -> None:
         if ids:
-            with self.db.transaction() as session:
+            with self.db.one_write() as session:
                 outbox.mark_sent(session, ids, self.clock())
 
     def _fresh_reply(self, delivery: outbox.Delivery) -> bool:

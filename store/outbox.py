@@ -219,7 +219,8 @@ def claim(
 
 def mark_sent(session: Session, row_ids: list[int], now: datetime) -> None:
     """Delivered: whoever delivered them, the rows are done; their keys are destroyed, so
-    no copy of them names a recipient or carries a token."""
+    no copy of them names a recipient or carries a token. One statement on PostgreSQL
+    (``Database.one_write`` runs it outside a transaction)."""
     statements = hot.statements(session)
     if statements.mark_sent_keyed is not None:
         # PostgreSQL: one round trip; the shredder's counter advances per key destroyed.

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,16 +49,15 @@ def _sent(trace: str) -> list[str]:
     ]
 
 
-@pytest.fixture
-def webhook_trace(bot: Bot) -> Iterator[Any]:
-    """libpq's trace of the connections the webhook itself takes (not the sender's)."""
-    engine = bot.runtime.db.engine
+@contextmanager
+def _traced(engine: Any, code: Any) -> Iterator[Callable[[], str]]:
+    """libpq's trace of the connections taken from ``engine`` by ``code`` (a function's
+    code object, found on the stack at checkout)."""
     file = tempfile.TemporaryFile()
-    handle = Webhook._handle.__code__
 
     def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         stack = traceback.extract_stack()
-        if any(f.filename == handle.co_filename and f.name == handle.co_name for f in stack):
+        if any(f.filename == code.co_filename and f.name == code.co_name for f in stack):
             dbapi_connection.pgconn.trace(file.fileno())
 
     def checkin(dbapi_connection: Any, _record: Any) -> None:
@@ -78,8 +78,15 @@ def webhook_trace(bot: Bot) -> Iterator[Any]:
         file.close()
 
 
+@pytest.fixture
+def webhook_trace(bot: Bot) -> Iterator[Callable[[], str]]:
+    """The trace of the connections the webhook itself takes (not the sender's)."""
+    with _traced(bot.runtime.db.engine, Webhook._handle.__code__) as read:
+        yield read
+
+
 def test_a_step_of_the_form_takes_four_round_trips(
-    database_url: str, chat: Chat, new_chat: Any, webhook_trace: Any
+    database_url: str, chat: Chat, new_chat: Any, webhook_trace: Callable[[], str]
 ) -> None:
     _postgres_only(database_url)
     new_chat().say("สวัสดี")  # today's day key is made, then kept in memory
@@ -94,6 +101,37 @@ def test_a_step_of_the_form_takes_four_round_trips(
     assert sent[0].startswith('Query\t "BEGIN; SET LOCAL lock_timeout = ')
     assert sent[-1] == 'Query\t "COMMIT"'
     assert chat.choose(chat.quick_replies()[0]["label"])  # the step was kept
+
+
+def test_deliveries_are_marked_sent_in_one_round_trip(
+    database_url: str, bot: Bot, keys: Any
+) -> None:
+    """One statement on PostgreSQL, so no transaction around it (``Database.one_write``);
+    the rows are done and their keys destroyed as before."""
+    database = bot.runtime.db
+    keyring = keys.material.keyring()
+    with database.transaction() as session:
+        rows = [
+            outbox.enqueue(session, keyring, kind="push", to=[USER], messages=[], now=NOW)
+            for _ in range(3)
+        ]
+        key_ids = session.scalars(
+            select(OutboxMessage.key_id).where(OutboxMessage.id.in_([r.id for r in rows]))
+        ).all()
+    sender = bot.runtime.sender
+    if database_url.startswith("postgresql"):
+        with _traced(database.engine, type(sender).mark_sent.__code__) as read:
+            sender.mark_sent([rows[0].id, rows[1].id])
+            sent = _sent(read())
+        # (BEGIN, the statement and COMMIT made 3.)
+        assert len(sent) == 1 and sent[0] == "Sync", sent
+    else:
+        sender.mark_sent([rows[0].id, rows[1].id])  # a transaction as any other
+    with database.transaction() as session:
+        states = dict(session.execute(select(OutboxMessage.id, OutboxMessage.state)).all())
+        assert [states[r.id] for r in rows] == ["sent", "sent", "pending"]
+        kept = session.scalars(select(VaultKey.id).where(VaultKey.id.in_(key_ids))).all()
+        assert kept == [key_ids[2]]
 
 
 def test_a_transactions_wait_is_its_own(database_url: str) -> None:
