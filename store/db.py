@@ -257,10 +257,7 @@ class Database:
             with self.reading() as session:
                 yield session
             return
-        with (
-            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
-            Session(bind=connection) as session,
-        ):
+        with self._each_statement_alone() as session:
             yield session
 
     @contextmanager
@@ -272,12 +269,18 @@ class Database:
             with self.transaction() as session:
                 yield session
             return
+        with self._each_statement_alone() as session:
+            yield session
+            session.commit()  # flushes what the ORM holds; nothing else is left to commit
+
+    @contextmanager
+    def _each_statement_alone(self) -> Iterator[Session]:
+        """PostgreSQL: a session whose every statement is its own transaction."""
         with (
             self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
             self.sessions(bind=connection) as session,
         ):
             yield session
-            session.commit()  # flushes what the ORM holds; nothing else is left to commit
 
     def dispose(self) -> None:
         self.engine.dispose()
