@@ -1,12 +1,13 @@
 """On PostgreSQL a webhook event pays for as few round trips as its work needs (issue 12).
 
-Each round trip cost the web process about 0.07 ms of CPU on the benchmark's machine
-(`python -m bench.micro`), and the server a statement. A transaction begins in one round
-trip with its wait (``BEGIN; SET LOCAL ...``, store.db), the event's claim locks the reporter's
-conversation in the same statement (store.hot ``claim_and_lock``), and the step's reply
-is queued in the statement that keeps its new state (``add_outbox_saving``). What that
-changes must change nothing else: the driver is left in autocommit, so these tests also
-hold that a transaction is still one, and that its wait stays its own.
+Each round trip costs the web process about 0.06 ms of CPU on the benchmark's machine,
+and the server a statement (bench/RESULTS.md, tenth and twelfth rounds). A transaction
+begins in one round trip with its wait (``BEGIN; SET LOCAL ...``, store.db); the event's
+claim locks the reporter's conversation in the same statement (store.hot
+``claim_and_lock``); the step's reply is queued in the statement that keeps its new state
+(``add_outbox_saving``); deliveries are marked sent in one statement outside a
+transaction (``Database.one_write``). The driver is left in autocommit for this, so these
+tests also hold that a transaction is still one, and that its wait stays its own.
 """
 
 from __future__ import annotations
