@@ -27,3 +27,28 @@ def test_the_webhook_profile_runs_and_counts_the_statements_on_the_drivers_path(
     # The hot statements reach the driver through store.hot, counted there.
     assert re.search(r"\d\.\d{3}  INSERT INTO processed_event", report)
     assert "hot.py" in report
+
+
+def test_the_profile_summary_splits_own_time_by_place_and_by_the_caller_of_ours() -> None:
+    from bench.spy_summary import summarise
+
+    raw = "\n".join(
+        [
+            "thread (1): MainThread;Webhook.answer (bot/webhook.py:97);"
+            "Database._unit (store/db.py:206);Connection.begin (sqlalchemy/engine/base.py:846) 30",
+            "thread (1): MainThread;Webhook.answer (bot/webhook.py:97);"
+            "execute (store/hot.py:291) 10",
+            "thread (2): krasip-send-loop;LineGateway._send_async (bot/line.py:192);"
+            "ClientSession._request (aiohttp/client.py:558) 20",
+            "thread (2): krasip-send-loop;Thread.run (threading.py:971) 40",
+        ]
+    )
+    out = summarise(raw, rate=100, events=10, top=10, callers=("sqlalchemy",))
+    own = out.split("## own time by where the code lives (all threads)\n", 1)[1]
+    places = [line.split()[-1] for line in own.split("\n\n", 1)[0].splitlines()]
+    assert places == ["threading.py", "sqlalchemy", "aiohttp", "store/hot.py"]
+    # 30 samples at 100 per second over 10 events: 30 ms per event.
+    assert " 30.0 % 30.000 ms/event  sqlalchemy" in own
+    callers = out.split("## own time in sqlalchemy, by the innermost Krasip frame calling it\n")[1]
+    assert callers.splitlines()[0].endswith("Database._unit (store/db.py:206)")
+    assert len(callers.strip().splitlines()) == 1, "only the samples in sqlalchemy"
