@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError, ResourceClosedError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import audit as audit_log
@@ -83,23 +83,30 @@ def _tune_postgres(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
         level = options.get("isolation_level")
-        if level == "AUTOCOMMIT":
-            return  # statements of their own: a glance, VACUUM
-        driver = connection.connection.driver_connection
-        if not driver.autocommit:
-            # SQLAlchemy turns it off again when a connection used in AUTOCOMMIT returns
-            # to the pool; the connection is idle here, so it may change.
-            driver.autocommit = True
-        begin = "BEGIN" if level not in _PG_LEVELS else f"BEGIN ISOLATION LEVEL {level}"
-        wait = options.get(WAIT)
-        if wait is not None:
-            # For this transaction only: a lock or a statement past the wait fails fast.
-            ms = max(1, int(wait * 1000))
-            begin += f"; SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {ms}"
+        if level == "AUTOCOMMIT" or options.get(_BEGUN):
+            return  # statements of their own (a glance, VACUUM), or begun on the driver
+        begin = _postgres_begin(connection.connection.driver_connection, level, options.get(WAIT))
         hot.run(connection, begin)
 
 
+def _postgres_begin(driver: Any, level: str | None, wait: float | None) -> str:
+    """The SQL that begins a transaction on PostgreSQL, with its wait."""
+    if not driver.autocommit:
+        # SQLAlchemy turns it off again when a connection used in AUTOCOMMIT returns
+        # to the pool; the connection is idle here, so it may change.
+        driver.autocommit = True
+    begin = "BEGIN" if level not in _PG_LEVELS else f"BEGIN ISOLATION LEVEL {level}"
+    if wait is not None:
+        # For this transaction only: a lock or a statement past the wait fails fast.
+        ms = max(1, int(wait * 1000))
+        begin += f"; SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {ms}"
+    return begin
+
+
 _PG_LEVELS = frozenset({"READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"})
+# An execution option of SQLAlchemy's connection on a transaction already begun on its
+# driver connection (Database._unit): its ``begin`` sends nothing.
+_BEGUN = "krasip_begun"
 
 
 def _sqlite_file(url: str) -> str | None:
@@ -148,20 +155,30 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        wait = connection.get_execution_options().get(WAIT)
-        busy = BUSY_TIMEOUT_MS if wait is None else max(1, int(wait * 1000))
-        if connection.info.get("busy_ms", BUSY_TIMEOUT_MS) != busy:
-            # On the driver's connection: a pragma that never waits, set most transactions
-            # (the webhook's and the sender's waits differ), need not pay SQLAlchemy's
-            # statement machinery.
-            connection.connection.driver_connection.execute(f"PRAGMA busy_timeout={busy}")
-            connection.info["busy_ms"] = busy
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(_BEGUN):
+            return
+        _sqlite_wait(connection.connection, options.get(WAIT))
+        if options.get(READ_ONLY):
             hot.run(connection, "BEGIN")  # a snapshot; writers go on meanwhile
             return
-        # Taking the write lock up front is SQLite's row lock: two processes never
-        # interleave one reporter's steps, and no transaction fails half-way on upgrade.
-        hot.run(connection, "BEGIN IMMEDIATE")
+        hot.run(connection, SQLITE_WRITE)
+
+
+# Taking the write lock up front is SQLite's row lock: two processes never interleave one
+# reporter's steps, and no transaction fails half-way on upgrade.
+SQLITE_WRITE = "BEGIN IMMEDIATE"
+
+
+def _sqlite_wait(pooled: Any, wait: float | None) -> None:
+    """SQLite's busy timeout for the transaction about to begin on ``pooled``."""
+    busy = BUSY_TIMEOUT_MS if wait is None else max(1, int(wait * 1000))
+    if pooled.info.get("busy_ms", BUSY_TIMEOUT_MS) != busy:
+        # On the driver's connection: a pragma that never waits, set most transactions
+        # (the webhook's and the sender's waits differ), need not pay SQLAlchemy's
+        # statement machinery.
+        pooled.driver_connection.execute(f"PRAGMA busy_timeout={busy}")
+        pooled.info["busy_ms"] = busy
 
 
 def _writer_turns(url: str) -> WriterTurns | None:
@@ -173,6 +190,98 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+_UNIT = "krasip.unit"
+
+
+class UnitSession(Session):
+    """A session that, in a transaction begun on the driver (``Database._unit``), takes
+    SQLAlchemy's connection on that driver connection when the ORM first needs one."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        unit: _Unit | None = self.info.get(_UNIT)
+        if unit is not None and kwargs.get("bind") is None:
+            return unit.connection()
+        return super().get_bind(*args, **kwargs)
+
+
+class _Unit:
+    """A write transaction begun and ended on a pooled driver connection; SQLAlchemy's
+    connection around it is made on first need and joins it (its ``begin`` sends
+    nothing). Taken from and given back to the engine's pool as any connection, so an
+    idle PostgreSQL connection is pinged first and a dead one is replaced."""
+
+    def __init__(self, engine: Engine, wait: float | None) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.wait = wait
+        try:
+            self.pooled = engine.raw_connection()
+        except self.dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy's own connect raises it: an unreachable database is an
+            # OperationalError, which the webhook answers with 503.
+            Connection._handle_dbapi_exception_noconnection(exc, self.dialect, engine)
+            raise
+        self.driver: Any = self.pooled.driver_connection
+        self.cursor = self.pooled.cursor()
+        self._connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+        self._closed = False
+
+    def connection(self) -> Connection:
+        if self._closed:
+            raise ResourceClosedError("this transaction is over")
+        if self._connection is None:
+            connection = Connection(self.engine, connection=self.pooled)
+            options: dict[str, Any] = {_BEGUN: True}
+            if self.wait is not None:
+                options[WAIT] = self.wait
+            connection.execution_options(**options)
+            self._transaction = connection.begin()
+            self._connection = connection
+        return self._connection
+
+    def begin(self) -> None:
+        if self.dialect.name == "postgresql":
+            begin = _postgres_begin(self.driver, None, self.wait)
+        else:
+            _sqlite_wait(self.pooled, self.wait)
+            begin = SQLITE_WRITE
+        hot.run_driver(self.dialect, self.cursor, begin, self.connection)
+
+    def commit(self) -> None:
+        if self._transaction is not None:
+            self._transaction.commit()
+            return
+        try:
+            self.driver.commit()
+        except self.dialect.loaded_dbapi.Error as exc:
+            self.connection()._handle_dbapi_exception(exc, "COMMIT", (), None, None)
+            raise  # not reached: the handler raises
+
+    def rollback(self) -> None:
+        if self._transaction is not None:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+            return
+        try:
+            self.driver.rollback()
+        except self.dialect.loaded_dbapi.Error:
+            # Nothing is kept either way; the pool drops a connection that cannot roll back.
+            self.pooled.invalidate()
+
+    def close(self) -> None:
+        """Back to the pool (which rolls back whatever is left)."""
+        self._closed = True
+        try:
+            self.cursor.close()
+        except self.dialect.loaded_dbapi.Error:
+            pass  # the connection is gone: the pool drops it
+        if self._connection is not None:
+            self._connection.close()
+        else:
+            self.pooled.close()
+
+
 class Database:
     """One engine and its session factory, shared by the web app, the worker and the CLI."""
 
@@ -182,7 +291,10 @@ class Database:
         # Its sessions carry the audit keys, so every audit entry is linked under the key.
         self.audit = audit or AuditKeys()
         self.sessions = sessionmaker(
-            self.engine, expire_on_commit=False, info={audit_log.SESSION_INFO: self.audit}
+            self.engine,
+            class_=UnitSession,
+            expire_on_commit=False,
+            info={audit_log.SESSION_INFO: self.audit},
         )
         self.turns = _writer_turns(url)
         self._readers = sessionmaker(
@@ -205,13 +317,41 @@ class Database:
 
     @contextmanager
     def _unit(self, wait: float | None) -> Iterator[Session]:
-        """A session on a connection whose transaction this block begins and ends.
+        """A session in a transaction this block begins and ends on the driver's connection.
 
-        The session joins it (SQLAlchemy's ``conservative_savepoint``: its commit only
-        flushes), and the statements of ``store.hot`` run on it directly: the ORM's
-        transaction machinery is set going only by what uses the ORM. The webhook's steps
-        mostly do not, and that machinery cost more than their statements (`python -m
-        bench.micro`, an empty write transaction)."""
+        ``store.hot``'s statements run on the driver's cursor at once. SQLAlchemy's
+        connection is made around the same driver connection only when the ORM is used
+        (a receipt, a lookup, the console) or a statement fails; the session then joins
+        its transaction (``conservative_savepoint``: its commit only flushes). The webhook's
+        steps mostly use neither, and SQLAlchemy's connection and transaction around each
+        were 7 % of a web worker's CPU (bench/RESULTS.md, thirteenth round). Whatever
+        listens for every statement gets them all through SQLAlchemy, as before."""
+        if hot.watched(self.engine):
+            with self._unit_on_connection(wait) as session:
+                yield session
+            return
+        unit = _Unit(self.engine, wait)
+        try:
+            unit.begin()
+            with self.sessions() as session:
+                session.info[_UNIT] = unit
+                session.info[hot.DIALECT] = unit.dialect.name
+                hot.hold_driver(session, unit.dialect, unit.cursor, unit.connection)
+                try:
+                    yield session
+                    if session.in_transaction():
+                        session.commit()  # flushes; the unit's commit is the block's
+                except BaseException:
+                    session.close()
+                    unit.rollback()
+                    raise
+            unit.commit()
+        finally:
+            unit.close()
+
+    @contextmanager
+    def _unit_on_connection(self, wait: float | None) -> Iterator[Session]:
+        """:meth:`_unit` with SQLAlchemy's connection from the start."""
         with self.engine.connect() as connection:
             if wait is not None:
                 connection.execution_options(**{WAIT: wait})

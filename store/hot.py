@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Delete,
     Dialect,
+    Engine,
     Executable,
     Integer,
     LargeBinary,
@@ -282,7 +283,17 @@ def _claim_and_lock(claim_event: Any, lock_returning: tuple[Any, ...]) -> Execut
 
 
 def statements(session: Session) -> Statements:
-    return _build(session.get_bind().dialect.name)
+    return _build(dialect_name(session))
+
+
+# Where a session of a transaction begun on the driver (store.db) keeps its dialect's name:
+# asking the session for its bind would set SQLAlchemy's connection going.
+DIALECT = "krasip.dialect"
+
+
+def dialect_name(session: Session) -> str:
+    name = session.info.get(DIALECT)
+    return name if name is not None else session.get_bind().dialect.name
 
 
 _HELD = "krasip.hot.connection"
@@ -303,15 +314,14 @@ def execute(session: Session, statement: Executable, params: dict[str, Any]) -> 
     held: _Held | None = session.info.get(_HELD)
     if held is None or held.transaction is not session.get_transaction():
         held = hold(session, session.connection())
-    connection = held.connection
-    driver = _driver(connection.dialect, statement, tuple(params))
+    driver = _driver(held.dialect, statement, tuple(params))
     if driver is None or held.cursor is None:
-        result = connection.execute(statement, params)
+        result = held.connection().execute(statement, params)
         found = [tuple(row) for row in result] if result.returns_rows else []
         return Result(found, result.rowcount)
     try:
         rows, count = _on_driver(
-            connection, held.cursor, driver.sql, driver.arguments(params), driver.prepare
+            held, held.cursor, driver.sql, driver.arguments(params), driver.prepare
         )
     except BaseException:
         del session.info[_HELD]  # SQLAlchemy's handler may have closed the cursor
@@ -324,15 +334,28 @@ def hold(session: Session, connection: Connection) -> _Held:
     cursor for them all (none while someone listens). For a session that has not begun
     one, joined to ``connection``'s (store.db): until the ORM begins one."""
     cursor = None if _watched(connection) else connection.connection.cursor()
-    held = session.info[_HELD] = _Held(session.get_transaction(), connection, cursor)
+    held = session.info[_HELD] = _Held(
+        session.get_transaction(), connection.dialect, cursor, lambda: connection
+    )
     return held
+
+
+def hold_driver(
+    session: Session, dialect: Dialect, cursor: Any, connection: Callable[[], Connection]
+) -> None:
+    """Run the statements of a session that has begun no transaction on the driver's
+    ``cursor`` (a transaction begun on the driver, store.db); ``connection`` gives
+    SQLAlchemy's connection on the same driver connection, made when first needed (for a
+    statement SQLAlchemy must work out, or to handle an error)."""
+    session.info[_HELD] = _Held(None, dialect, cursor, connection)
 
 
 @dataclass(frozen=True)
 class _Held:
     transaction: Any
-    connection: Connection
+    dialect: Dialect
     cursor: Any | None
+    connection: Callable[[], Connection]
 
 
 def run(connection: Connection, sql: str, args: Any = ()) -> None:
@@ -343,13 +366,20 @@ def run(connection: Connection, sql: str, args: Any = ()) -> None:
         return
     cursor = connection.connection.cursor()
     try:
-        _on_driver(connection, cursor, sql, args)
+        _on_driver(_Held(None, connection.dialect, cursor, lambda: connection), cursor, sql, args)
     finally:
         cursor.close()
 
 
+def run_driver(
+    dialect: Dialect, cursor: Any, sql: str, connection: Callable[[], Connection]
+) -> None:
+    """:func:`run` on a driver cursor, for a transaction begun on the driver (store.db)."""
+    _on_driver(_Held(None, dialect, cursor, connection), cursor, sql, ())
+
+
 def _on_driver(
-    connection: Connection, cursor: Any, sql: str, args: Any, prepare: bool | None = None
+    held: _Held, cursor: Any, sql: str, args: Any, prepare: bool | None = None
 ) -> tuple[Sequence[Any], int]:
     try:
         if prepare is None:
@@ -357,11 +387,17 @@ def _on_driver(
         else:  # psycopg: False never prepares it on the server, so each run is planned
             cursor.execute(sql, args, prepare=prepare)
         return (cursor.fetchall() if cursor.description else []), cursor.rowcount
-    except connection.dialect.loaded_dbapi.Error as exc:
+    except held.dialect.loaded_dbapi.Error as exc:
         # SQLAlchemy's own handling: its exception, parameters hidden, a dead
         # connection dropped from the pool.
-        connection._handle_dbapi_exception(exc, sql, args, cursor, None)
+        held.connection()._handle_dbapi_exception(exc, sql, args, cursor, None)
         raise  # not reached: the handler raises
+
+
+def watched(engine: Engine) -> bool:
+    """Someone listens for the engine's every statement (a profile, a trace)."""
+    dispatch = engine.dispatch
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
 def _watched(connection: Connection) -> bool:

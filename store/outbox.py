@@ -291,7 +291,7 @@ def heartbeat(session: Session, sender: str, ttl: timedelta) -> None:
     alive = tick(ttl)
     # One upsert, run at once: the heartbeat thread's first beat may race the transaction
     # that first names the sender, and an update-then-insert let both insert (PostgreSQL).
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if hot.dialect_name(session) == "postgresql" else sqlite.insert
     statement = insert(OutboxSender).values(id=sender, alive_tick=alive)
     session.execute(
         statement.on_conflict_do_update(

@@ -73,7 +73,7 @@ class CaseNotFound(StoreError):
 
 
 def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
+    dialect = hot.dialect_name(session)
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 

@@ -58,7 +58,7 @@ def new_id() -> int:
 
 
 def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if hot.dialect_name(session) == "postgresql" else sqlite.insert
 
 
 # --- row keys ------------------------------------------------------------------------
@@ -125,13 +125,13 @@ def destroy(session: Session, key_ids: Iterable[int | None]) -> int:
         result = hot.execute(session, statements.destroy_key, {"b_id": ids[0]})
     else:
         result = hot.execute(session, statements.destroy_keys, {"b_ids": ids})
-    if session.get_bind().dialect.name != "postgresql":
+    if hot.dialect_name(session) != "postgresql":
         return result.rowcount
     return len(result.all())
 
 
 def _count_destroyed(session: Session, stmt: Delete) -> int:
-    if session.get_bind().dialect.name != "postgresql":
+    if hot.dialect_name(session) != "postgresql":
         return session.execute(stmt).rowcount  # type: ignore[attr-defined, no-any-return]
     # Each destroyed key advances a counter, so the shredder rewrites the vault only
     # when something was destroyed since its last pass.

@@ -1,9 +1,11 @@
-"""A write transaction is a connection's own, which the ORM joins only when it is used.
+"""A write transaction is the driver connection's own, which SQLAlchemy's connection and
+the ORM join only when they are used.
 
-``Database.transaction`` begins and ends the transaction on the connection; the session
-joins it. The webhook's steps mostly run ``store.hot``'s statements only, and then the
-ORM's transaction machinery is never set going (issue 12). Whatever mixes the two still
-commits together or not at all.
+``Database.transaction`` begins and ends the transaction on the driver's connection; when
+the ORM is used, SQLAlchemy's connection is made around the same driver connection and the
+session joins its transaction. The webhook's steps mostly run ``store.hot``'s statements
+only, and then neither is ever set going (issue 12). Whatever mixes the two still commits
+together or not at all.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ResourceClosedError
 
 from bot.webhook import Webhook
 from store import vault
@@ -56,6 +58,40 @@ def test_a_step_of_the_form_sets_no_orm_transaction_going(
     # What the step saved is there: the form goes on from it.
     first = chat.quick_replies()[0]["label"]
     assert chat.choose(first)
+
+
+def test_a_step_of_the_form_makes_no_sqlalchemy_connection(
+    chat: Chat, new_chat: Any, bot: Bot
+) -> None:
+    new_chat().say("สวัสดี")
+    chat.say("ร้องเรียน")
+    made: list[str] = []
+    webhook = Webhook._handle.__code__
+
+    def connected(_connection: Any) -> None:
+        stack = traceback.extract_stack()
+        if any(f.filename == webhook.co_filename and f.name == webhook.co_name for f in stack):
+            made.append(" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(stack[-8:])))
+
+    engine = bot.runtime.db.engine
+    event.listen(engine, "engine_connect", connected)
+    try:
+        answered = chat.choose("ไปต่อ")
+    finally:
+        event.remove(engine, "engine_connect", connected)
+    assert answered, "the step got no answer"
+    # The code before made one for the event's transaction.
+    assert made == []
+    first = chat.quick_replies()[0]["label"]
+    assert chat.choose(first), "what the step saved is there"
+
+
+def test_a_session_used_after_its_transaction_fails(database: Database) -> None:
+    with database.transaction() as session:
+        pass
+    # Not quietly on a connection of its own, outside any transaction of the caller's.
+    with pytest.raises(ResourceClosedError):
+        session.execute(select(VaultKey.id))
 
 
 def test_the_orms_rows_and_hot_statements_commit_together(database: Database, keys: Any) -> None:
