@@ -11,6 +11,7 @@ together or not at all.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,61 +30,53 @@ def _stored(database: Database, *ids: int) -> set[int]:
         return set(session.scalars(select(VaultKey.id).where(VaultKey.id.in_(ids))))
 
 
-def test_a_step_of_the_form_sets_no_orm_transaction_going(
-    chat: Chat, new_chat: Any, bot: Bot
-) -> None:
+def _during_a_step(
+    chat: Chat, new_chat: Any, target: Any, name: str, counted: Callable[..., bool]
+) -> list[str]:
+    """Where the ``name`` events on ``target`` that ``counted`` keeps came from, among the
+    webhook's own (not the test's sender delivering the reply), in one step of the form."""
     # Today's key for the hashes of LINE ids is made by the first event, and read and
     # kept in memory by the next.
     new_chat().say("สวัสดี")
     chat.say("ร้องเรียน")
-    begun: list[str] = []
-    # The webhook's own transactions, not the test's sender delivering the reply.
+    found: list[str] = []
     webhook = Webhook._handle.__code__
 
-    def created(_session: Any, transaction: Any) -> None:
+    def listener(*args: Any) -> None:
         stack = traceback.extract_stack()
-        if transaction.parent is None and any(
+        if counted(*args) and any(
             f.filename == webhook.co_filename and f.name == webhook.co_name for f in stack
         ):
-            begun.append(" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(stack[-8:])))
+            found.append(" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(stack[-8:])))
 
-    sessions = bot.runtime.db.sessions
-    event.listen(sessions, "after_transaction_create", created)
+    event.listen(target, name, listener)
     try:
         answered = chat.choose("ไปต่อ")  # past the opening words: the first question
     finally:
-        event.remove(sessions, "after_transaction_create", created)
+        event.remove(target, name, listener)
     assert answered, "the step got no answer"
-    assert begun == []
     # What the step saved is there: the form goes on from it.
     first = chat.quick_replies()[0]["label"]
     assert chat.choose(first)
+    return found
+
+
+def test_a_step_of_the_form_sets_no_orm_transaction_going(
+    chat: Chat, new_chat: Any, bot: Bot
+) -> None:
+    sessions = bot.runtime.db.sessions
+    begun = _during_a_step(
+        chat, new_chat, sessions, "after_transaction_create", lambda _s, t: t.parent is None
+    )
+    assert begun == []
 
 
 def test_a_step_of_the_form_makes_no_sqlalchemy_connection(
     chat: Chat, new_chat: Any, bot: Bot
 ) -> None:
-    new_chat().say("สวัสดี")
-    chat.say("ร้องเรียน")
-    made: list[str] = []
-    webhook = Webhook._handle.__code__
-
-    def connected(_connection: Any) -> None:
-        stack = traceback.extract_stack()
-        if any(f.filename == webhook.co_filename and f.name == webhook.co_name for f in stack):
-            made.append(" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(stack[-8:])))
-
     engine = bot.runtime.db.engine
-    event.listen(engine, "engine_connect", connected)
-    try:
-        answered = chat.choose("ไปต่อ")
-    finally:
-        event.remove(engine, "engine_connect", connected)
-    assert answered, "the step got no answer"
-    # The code before made one for the event's transaction.
-    assert made == []
-    first = chat.quick_replies()[0]["label"]
-    assert chat.choose(first), "what the step saved is there"
+    made = _during_a_step(chat, new_chat, engine, "engine_connect", lambda _connection: True)
+    assert made == []  # the code before made one for the event's transaction
 
 
 def test_a_session_used_after_its_transaction_fails(database: Database) -> None:
