@@ -7,6 +7,9 @@ benchmark's LINE platform (its own process, answering at once). Each event waits
 reply before the next is sent. Prints, per event, the CPU this process spent (the webhook
 transaction, the send and its bookkeeping: every thread) and the webhook's own wall time.
 
+With ``--cases N`` the register first holds N seeded cases, as ``python -m bench --cases N``
+seeds them, so what an event costs can be compared with and without a large register.
+
 With ``--profile OUT``, the webhook and the send threads also run under cProfile (which
 roughly doubles their CPU, so the CPU figure is then not comparable) and OUT gets the top
 costs by cumulative and by own time, and the SQL statements run per event.
@@ -37,6 +40,7 @@ import requests
 
 from bench import free_port
 from bench.load import LOOKUP, SCRIPTS, TOKEN_RE, build_event, sign
+from bench.run import seed
 from bot import create_app
 from bot.config import load_settings
 from bot.outbox import Dispatcher
@@ -191,11 +195,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--database", default=None, help="a database URL (default: SQLite)")
     parser.add_argument("--profile", type=Path, help="write a cProfile summary to this file")
+    parser.add_argument("--cases", type=int, default=0, help="seed this many cases first")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="krasip-webhook-cost-"))
     material = generate_keys(folder / "keys", "benchmark passphrase only")
     url = args.database or f"sqlite:///{folder / 'krasip.sqlite3'}"
+    if args.cases:
+        migrate.upgrade(url)
+        seed(url, material, args.cases, folder)
     platform = Platform()
     settings = load_settings(
         environ={},

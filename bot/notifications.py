@@ -7,7 +7,9 @@ exists exactly when its cause does, and is delivered by the outbox's retries.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,7 +19,7 @@ import handlers
 from bot.outbox import enqueue_push
 from bot.runtime import Runtime
 from handlers import staff as staff_messages
-from handlers.deadlines import MILESTONES, CaseEventView, warnings_due
+from handlers.deadlines import MILESTONES, CaseEventView, next_look, warnings_due
 from handlers.deadlines import Warning as DueWarning  # not the builtin
 from handlers.districts import BY_CODE
 from handlers.model import Message
@@ -27,7 +29,8 @@ from store.models import Case
 log = logging.getLogger(__name__)
 
 DEADLINE_BATCH = 200  # warnings per transaction: short locks, little to redo on a crash
-DEADLINE_SCAN_CASES = 2000  # open cases read per slice of the deadline scan
+DEADLINE_SCAN_CASES = 2000  # cases read per slice of the deadline scan
+DEADLINE_SCAN_GAP = 32  # ids between two cases read in one slice at most
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 DIGEST_AT = time(8, 0)  # Bangkok time
@@ -213,44 +216,61 @@ class Notifier:
     def check_deadlines(self) -> int:
         """Send every deadline warning that is due and not yet sent; returns how many.
 
-        The scan of every open case, a slice of cases at a time, is a read that holds no
-        lock (on SQLite, no writer lock: the webhook goes on); each slice's warnings are
-        then recorded and queued in small transactions. The unique record of each warning
-        keeps two workers from both sending one.
+        Only the cases whose look has come are read (``Case.deadline_look_at``: their next
+        warning falls due, or something happened on them), a slice of neighbouring cases
+        at a time, in reads that hold no lock (on SQLite, no writer lock: the webhook goes
+        on). Each slice's warnings are then recorded and queued, and its cases' next looks
+        written, in small transactions; a case that changed since it was read is left to
+        the next pass. The unique record of each warning keeps two workers from both
+        sending one.
         """
         now = self.rt.clock()
+        with self.rt.db.reading() as session:
+            ids = notices.cases_to_look_at(session, now)
         sent = 0
-        after = 0
-        # A slice of the register at a time: memory stays that of one slice, however many
-        # cases there are (issue 12: reading them all took the worker over 150 MB).
-        while True:
-            with self.rt.db.reading() as session:
-                ids = notices.open_cases_after(session, after, DEADLINE_SCAN_CASES)
-                if not ids:
-                    break
-                sent_before = notices.recorded_warnings(session, after, ids[-1])
-                due = [
-                    (case_id, warning)
-                    for case_id, rows in notices.open_case_events(session, after, ids[-1]).items()
-                    for warning in warnings_due(
-                        [
-                            CaseEventView(at, "milestone", kind)
-                            if kind in MILESTONES
-                            else CaseEventView(at, kind, status)
-                            for at, kind, status in rows
-                        ],
-                        now,
-                    )
-                    if (case_id, warning.deadline.key, warning.threshold) not in sent_before
-                ]
-            after = ids[-1]
-            for start in range(0, len(due), DEADLINE_BATCH):
+        for piece in _slices(ids):
+            looks = self._read_slice(piece, now)
+            for start in range(0, len(looks), DEADLINE_BATCH):
                 with self.rt.db.transaction() as session:
-                    for case_id, warning in due[start : start + DEADLINE_BATCH]:
-                        if self._warn(session, case_id, warning, now):
-                            sent += 1
+                    sent += self._record_looks(session, looks[start : start + DEADLINE_BATCH], now)
         if sent:
             log.info("deadline warnings queued: %s", sent)
+        return sent
+
+    def _read_slice(self, case_ids: list[int], now: datetime) -> list[_Look]:
+        after, through = case_ids[0] - 1, case_ids[-1]
+        with self.rt.db.reading() as session:
+            # First: an event added after this read makes the case look changed later.
+            last = notices.last_events(session, case_ids)
+            recorded: dict[int, set[tuple[str, int]]] = defaultdict(set)
+            for case_id, key, threshold in notices.recorded_warnings(session, after, through):
+                recorded[case_id].add((key, threshold))
+            events = notices.open_case_events(session, after, through)
+        looks = []
+        for case_id in case_ids:
+            views = [
+                CaseEventView(at, "milestone", kind)
+                if kind in MILESTONES
+                else CaseEventView(at, kind, status)
+                for at, kind, status in events.get(case_id, [])
+            ]
+            sent = recorded[case_id]
+            due = [w for w in warnings_due(views, now) if (w.deadline.key, w.threshold) not in sent]
+            sent |= {(w.deadline.key, w.threshold) for w in due}
+            looks.append(_Look(case_id, last.get(case_id), due, next_look(views, sent, now)))
+        return looks
+
+    def _record_looks(self, session: Session, looks: list[_Look], now: datetime) -> int:
+        ids = [look.case_id for look in looks]
+        notices.lock_cases(session, ids)
+        last = notices.last_events(session, ids)
+        unchanged = [look for look in looks if last.get(look.case_id) == look.last_event]
+        sent = 0
+        for look in unchanged:
+            for warning in look.due:
+                if self._warn(session, look.case_id, warning, now):
+                    sent += 1
+        notices.set_deadline_looks(session, {look.case_id: look.next_at for look in unchanged})
         return sent
 
     def _warn(self, session: Session, case_id: int, warning: DueWarning, now: datetime) -> bool:
@@ -322,6 +342,33 @@ class Notifier:
                 )
                 sent += 1
         return sent
+
+
+@dataclass(frozen=True)
+class _Look:
+    """What the deadline scan read of one case: its latest event then, the warnings due,
+    and when to look again once they are sent."""
+
+    case_id: int
+    last_event: int | None
+    due: list[DueWarning]
+    next_at: datetime | None
+
+
+def _slices(case_ids: list[int]) -> list[list[int]]:
+    """Cases to read together: at most ``DEADLINE_SCAN_CASES``, and near enough by id
+    that the read of their range holds few other cases."""
+    found: list[list[int]] = []
+    for case_id in case_ids:
+        if (
+            found
+            and len(found[-1]) < DEADLINE_SCAN_CASES
+            and case_id - found[-1][-1] <= DEADLINE_SCAN_GAP
+        ):
+            found[-1].append(case_id)
+        else:
+            found.append([case_id])
+    return found
 
 
 def _numbers(happened: list[tuple[str, str]], *kinds: str) -> tuple[str, ...]:

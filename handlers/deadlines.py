@@ -19,7 +19,7 @@ A closed case has no open deadlines.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -138,6 +138,22 @@ def warnings_due(events: Sequence[CaseEventView], now: datetime) -> list[Warning
         if warning is not None:
             found.append(warning)
     return found
+
+
+def next_look(
+    events: Sequence[CaseEventView], sent: Collection[tuple[str, int]], now: datetime
+) -> datetime | None:
+    """When the deadline scan must look at the case again: the first moment after ``now``
+    at which a warning not yet sent (deadline key, threshold) falls due; None when none
+    will without a new event. A warning due at ``now`` is the scan's to send now."""
+    found = []
+    for deadline in open_deadlines(events):
+        for threshold in THRESHOLDS:  # the least urgent first: the earliest moment first
+            at = deadline.due_at - timedelta(days=threshold)
+            if at > now and (deadline.key, threshold) not in sent:
+                found.append(at)
+                break
+    return min(found, default=None)
 
 
 SOON_DAYS = max(THRESHOLDS)  # "due soon" from the first LINE warning on

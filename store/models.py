@@ -8,6 +8,7 @@ user ID, a token or report text in the clear.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -18,12 +19,21 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    event,
     false,
+    literal,
+    text,
+    update,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import case as sql_case
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+LONG_AGO = text("'1970-01-01 00:00:00'")  # a time every clock has passed
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -146,6 +156,12 @@ class Case(Base):
     # Set by the retention run (store.retention): the identity destroyed, the content purged.
     identity_destroyed_at: Mapped[datetime | None] = mapped_column(MinuteDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(MinuteDateTime)
+    # When the deadline scan must next look at the case (its next warning falls due, or
+    # something happened on it); None: no warning will fall due without a new event. A new
+    # case, however it was written, is looked at by the next scan.
+    deadline_look_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, index=True, server_default=LONG_AGO
+    )
 
     messages: Mapped[list[CaseMessage]] = relationship(
         back_populates="case", order_by="CaseMessage.id"
@@ -202,6 +218,25 @@ class CaseEvent(Base):
     status: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(64))
+
+
+@event.listens_for(CaseEvent, "after_insert")
+def _look_again(mapper: Mapper[CaseEvent], connection: Connection, target: CaseEvent) -> None:
+    """Whatever happens on a case after its filing may start or meet a deadline: the next
+    deadline scan looks at the case again (a closed case never has one)."""
+    if target.kind == "filed":
+        return  # the case row's own default already asks for a first look
+    table = cast(Table, Case.__table__)
+    closed = target.kind == "status" and target.status == "closed"
+    connection.execute(
+        update(table)
+        .where(table.c.id == target.case_id)
+        .values(
+            deadline_look_at=None
+            if closed
+            else sql_case((table.c.status == "closed", None), else_=literal(target.at, UTCDateTime))
+        )
+    )
 
 
 class Attachment(Base):

@@ -6,12 +6,13 @@ import json
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store import hot, repo, vault
@@ -393,16 +394,39 @@ def record_milestone(
     session.add(CaseEvent(case_id=case_id, kind=name, at=at, actor=actor))
 
 
-def open_cases_after(session: Session, after: int, limit: int) -> list[int]:
-    """The ids of the next ``limit`` cases that are not closed, above ``after``, in order:
-    the deadline scan goes through the register in such slices to keep its memory small."""
-    return list(
-        session.scalars(
-            select(Case.id)
-            .where(Case.status != "closed", Case.id > after)
-            .order_by(Case.id)
-            .limit(limit)
-        )
+def cases_to_look_at(session: Session, now: datetime) -> list[int]:
+    """The ids of the cases whose deadline look has come (a warning falls due, or something
+    happened on them), in order. Read through its index: few cases in a pass."""
+    return sorted(session.scalars(select(Case.id).where(Case.deadline_look_at <= now)))
+
+
+def last_events(session: Session, case_ids: Collection[int]) -> dict[int, int]:
+    """The id of each case's latest event: a later one means the case changed since."""
+    return dict(
+        session.execute(  # type: ignore[arg-type]
+            select(CaseEvent.case_id, func.max(CaseEvent.id))
+            .where(CaseEvent.case_id.in_(case_ids))
+            .group_by(CaseEvent.case_id)
+        ).all()
+    )
+
+
+def lock_cases(session: Session, case_ids: Collection[int]) -> None:
+    """Hold these cases' rows for the transaction: no event can be added to them meanwhile
+    (recording one updates the row, see ``store.models._look_again``)."""
+    session.execute(select(Case.id).where(Case.id.in_(case_ids)).with_for_update()).all()
+
+
+def set_deadline_looks(session: Session, looks: dict[int, datetime | None]) -> None:
+    """When the deadline scan must next look at each of these cases."""
+    if not looks:
+        return
+    table = hot.table(Case)
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(deadline_look_at=bindparam("b_at")),
+        [{"b_id": case_id, "b_at": at} for case_id, at in looks.items()],
     )
 
 

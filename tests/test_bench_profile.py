@@ -29,6 +29,17 @@ def test_the_webhook_profile_runs_and_counts_the_statements_on_the_drivers_path(
     assert "hot.py" in report
 
 
+def test_the_webhook_cost_can_be_measured_on_a_seeded_register() -> None:
+    done = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "bench.webhook_cost", "--rounds", "1", "--conversations", "1",
+         "--cases", "40"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "seeded 40 cases" in done.stderr
+    assert '"events": ' in done.stdout
+
+
 def test_the_profile_summary_splits_own_time_by_place_and_by_the_caller_of_ours() -> None:
     from bench.spy_summary import summarise
 
