@@ -223,19 +223,16 @@ class CaseEvent(Base):
 @event.listens_for(CaseEvent, "after_insert")
 def _look_again(mapper: Mapper[CaseEvent], connection: Connection, target: CaseEvent) -> None:
     """Whatever happens on a case after its filing may start or meet a deadline: the next
-    deadline scan looks at the case again (a closed case never has one)."""
+    deadline scan looks at the case again (a closed case never has one). To the minute,
+    as the event itself is kept."""
     if target.kind == "filed":
         return  # the case row's own default already asks for a first look
     table = cast(Table, Case.__table__)
+    at = literal(target.at, MinuteDateTime)
     closed = target.kind == "status" and target.status == "closed"
+    look = None if closed else sql_case((table.c.status == "closed", None), else_=at)
     connection.execute(
-        update(table)
-        .where(table.c.id == target.case_id)
-        .values(
-            deadline_look_at=None
-            if closed
-            else sql_case((table.c.status == "closed", None), else_=literal(target.at, UTCDateTime))
-        )
+        update(table).where(table.c.id == target.case_id).values(deadline_look_at=look)
     )
 
 
