@@ -19,6 +19,12 @@ from tests.conftest import Bot, Clock
 from tests.test_deadline_schedule import _file_case
 
 FILED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+# A case row as revision 0015 wrote it, but for its number, status and token hash.
+OLD_CASE = {
+    "channel": "line", "lang": "th", "category": "money", "district_code": None,
+    "anonymous": True, "meets_anonymous_bar": False, "filed_at": FILED, "updated_at": FILED,
+    "content_ct": b"x",
+}  # fmt: skip
 
 
 def _looks(bot: Bot, *case_ids: int) -> list[datetime | None]:
@@ -149,20 +155,7 @@ def test_the_upgrade_asks_a_look_at_every_open_case_and_keeps_every_row(
             ids.append(
                 session.execute(
                     insert(Case.__table__)
-                    .values(
-                        number=number,
-                        channel="line",
-                        lang="th",
-                        category="money",
-                        district_code=None,
-                        anonymous=True,
-                        meets_anonymous_bar=False,
-                        status=status,
-                        filed_at=FILED,
-                        updated_at=FILED,
-                        content_ct=b"x",
-                        token_hash=number,
-                    )  # fmt: skip
+                    .values(number=number, status=status, token_hash=number, **OLD_CASE)
                     .returning(Case.__table__.c.id)
                 ).scalar_one()
             )
