@@ -413,8 +413,11 @@ def last_events(session: Session, case_ids: Collection[int]) -> dict[int, int]:
 
 def lock_cases(session: Session, case_ids: Collection[int]) -> None:
     """Hold these cases' rows for the transaction: no event can be added to them meanwhile
-    (recording one updates the row, see ``store.models._look_again``)."""
-    session.execute(select(Case.id).where(Case.id.in_(case_ids)).with_for_update()).all()
+    (recording one updates the row, see ``store.models._look_again``). In id order, as
+    every scan takes them, so two scans never wait for each other crosswise."""
+    session.execute(
+        select(Case.id).where(Case.id.in_(case_ids)).order_by(Case.id).with_for_update()
+    ).all()
 
 
 def set_deadline_looks(session: Session, looks: dict[int, datetime | None]) -> None:
