@@ -28,7 +28,7 @@ from store.models import Case
 
 log = logging.getLogger(__name__)
 
-DEADLINE_BATCH = 200  # warnings per transaction: short locks, little to redo on a crash
+DEADLINE_BATCH = 200  # cases written per transaction: short locks, little to redo on a crash
 DEADLINE_SCAN_CASES = 2000  # cases read per slice of the deadline scan
 DEADLINE_SCAN_GAP = 32  # ids between two cases read in one slice at most
 
