@@ -41,7 +41,7 @@ from flask import Flask, abort, request
 from linebot.v3.messaging import AsyncApiClient, Configuration
 
 REPLY = "/v2/bot/message/reply"
-FLUSH_DELAY = 0.02  # as Krasip's Dispatcher: delivered rows are recorded in batches
+FLUSH_DELAY = 0.1  # as Krasip's Dispatcher: delivered rows are recorded in batches
 CONNECTIONS = 64  # as Krasip's gateway: sends in flight at once per process
 
 app = Flask(__name__)

@@ -193,6 +193,44 @@ def test_a_burst_of_replies_is_recorded_in_few_transactions(
     assert all(len(user.messages()) == 1 for user in users)
 
 
+def test_replies_delivered_one_after_another_share_one_record() -> None:
+    # At a steady 75 replies a second per process, one record per 20 ms was a transaction
+    # for every one or two replies; what LINE takes within FLUSH_DELAY is recorded at once.
+    from bot.line import SendOutcome
+    from bot.outbox import Dispatcher
+
+    batches: list[list[int]] = []
+
+    class Delivered:
+        """Every send succeeds: only the recording is watched, no LINE or database needed."""
+
+        class gateway:  # noqa: N801 - stands where the Sender's gateway stands
+            @staticmethod
+            async def aclose() -> None:
+                return None
+
+        async def first_attempt(self, delivery: outbox.Delivery) -> SendOutcome:
+            return SendOutcome(ok=True)
+
+        def mark_sent(self, ids: list[int]) -> None:
+            if ids:  # shutdown's last flush may find none
+                batches.append(list(ids))
+
+    dispatcher = Dispatcher(Delivered(), threads=1)  # type: ignore[arg-type]
+    try:
+        for number in range(3):  # 13 ms apart, as at 75 replies a second
+            delivery = outbox.Delivery(number, "reply", "", None, None, [], [], "", 0)
+            dispatcher.submit_claimed([delivery])
+            time.sleep(0.013)
+        deadline = time.monotonic() + 5
+        while sum(map(len, batches)) < 3:
+            assert time.monotonic() < deadline, f"not recorded: {batches}"
+            time.sleep(0.01)
+    finally:
+        dispatcher.shutdown()
+    assert batches == [[0, 1, 2]], f"one record per {batches}"
+
+
 def _sending_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("krasip-send")]
 
