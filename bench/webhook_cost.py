@@ -5,7 +5,9 @@ then a status lookup with the receipt's token) go one event at a time through th
 test client into the real webhook, and the replies go out through the real sender to the
 benchmark's LINE platform (its own process, answering at once). Each event waits for its
 reply before the next is sent. Prints, per event, the CPU this process spent (the webhook
-transaction, the send and its bookkeeping: every thread) and the webhook's own wall time.
+transaction, the send and its bookkeeping: every thread) and the webhook's own wall time,
+and the median CPU of each kind of event: a step of the form, the receipt (the step that
+files the report) and the status lookup with the receipt's token.
 
 With ``--cases N`` the register first holds N seeded cases, as ``python -m bench --cases N``
 seeds them, so what an event costs can be compared with and without a large register.
@@ -239,6 +241,7 @@ def main() -> None:
         return webhook, platform.wait(token)
 
     cpu_per_event, webhook_ms = [], []
+    by_kind: dict[str, list[float]] = {"step": [], "receipt": [], "lookup": []}
     try:
         for number in range(args.rounds):
             events, cpu = 0, 0.0
@@ -249,13 +252,16 @@ def main() -> None:
                 steps = [*script, (LOOKUP, "")]
                 messages: list[dict] = []
                 for index, (kind, value) in enumerate(steps):
+                    label = "receipt" if index == len(script) - 1 else "step"
                     if kind == LOOKUP:
                         found = (TOKEN_RE.fullmatch(m.get("text", "")) for m in messages)
                         value = next(m.group(0) for m in found if m)
-                        kind = "text"
+                        kind, label = "text", "lookup"
                     before = time.process_time()
                     webhook, messages = step(user_id, kind, value, tokens[index])
-                    cpu += time.process_time() - before
+                    spent = time.process_time() - before
+                    by_kind[label].append(spent * 1000)
+                    cpu += spent
                     webhook_ms.append(webhook * 1000)
                     events += 1
             cpu_per_event.append(cpu / events * 1000)
@@ -268,6 +274,9 @@ def main() -> None:
             "events": len(webhook_ms),
             "cpu_ms_per_event": [round(x, 2) for x in cpu_per_event],
             "median_cpu_ms_per_event": round(statistics.median(cpu_per_event), 2),
+            "median_cpu_ms_by_kind": {
+                kind: round(statistics.median(spent), 2) for kind, spent in by_kind.items()
+            },
             "webhook_ms_p50": round(webhook_ms[len(webhook_ms) // 2], 2),
             "webhook_ms_p99": round(webhook_ms[int(len(webhook_ms) * 0.99)], 2),
         }

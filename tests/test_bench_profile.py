@@ -3,6 +3,7 @@ profiles in bench/profile come from: it must keep running the real path."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -37,7 +38,10 @@ def test_the_webhook_cost_can_be_measured_on_a_seeded_register() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "seeded 40 cases" in done.stderr
-    assert '"events": ' in done.stdout
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["events"] > 0
+    assert set(figures["median_cpu_ms_by_kind"]) == {"step", "receipt", "lookup"}
+    assert all(cpu > 0 for cpu in figures["median_cpu_ms_by_kind"].values())
 
 
 def test_the_profile_summary_splits_own_time_by_place_and_by_the_caller_of_ours() -> None:
