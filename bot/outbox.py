@@ -301,10 +301,9 @@ class Dispatcher:
     """
 
     # Seconds a delivered row may wait to be recorded with others. Each record is a
-    # transaction; at 75 replies a second per process, 20 ms made one per 1.5 replies
-    # and cost 0.29 ms of CPU per event, 100 ms one per 7.5 and 0.05 ms (RESULTS,
-    # fifteenth round). The price: after kill -9, what LINE took in the last 100 ms
-    # is sent again.
+    # transaction: at 75 replies a second per process, 20 ms made one per 1.5 replies
+    # (RESULTS, fifteenth round). The price: after kill -9, what LINE took in the last
+    # 100 ms is sent again.
     FLUSH_DELAY = 0.1
     FLUSH_RETRY = 1.0
     CLOSE_WAIT = 10.0  # seconds shutdown waits for sends LINE has not answered yet
