@@ -316,6 +316,7 @@ class Dispatcher:
         self._sent: list[int] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._closed = threading.Event()  # ends a batch's wait: shutdown records at once
         self._closing = False
         self._in_flight: set[Future[None]] = set()
         self._loop = asyncio.SelectorEventLoop(_QuietSelector())
@@ -378,7 +379,7 @@ class Dispatcher:
     def _record_loop(self) -> None:
         while not (self._closing and not self._sent):
             self._wake.wait()
-            time.sleep(self.FLUSH_DELAY)  # let the batch fill
+            self._closed.wait(self.FLUSH_DELAY)  # let the batch fill
             self._wake.clear()
             if not self.flush():
                 time.sleep(self.FLUSH_RETRY)
@@ -415,5 +416,6 @@ class Dispatcher:
             self._loop.close()
         self._pool.shutdown(wait=True)
         self._closing = True
+        self._closed.set()
         self._wake.set()
         self._recorder.join(timeout=10)

@@ -193,42 +193,70 @@ def test_a_burst_of_replies_is_recorded_in_few_transactions(
     assert all(len(user.messages()) == 1 for user in users)
 
 
+class _Delivered:
+    """A Sender whose every send succeeds: only the recording is watched (no LINE, no
+    database)."""
+
+    class gateway:  # noqa: N801 - stands where the Sender's gateway stands
+        @staticmethod
+        async def aclose() -> None:
+            return None
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    async def first_attempt(self, delivery: outbox.Delivery) -> Any:
+        from bot.line import SendOutcome
+
+        return SendOutcome(ok=True)
+
+    def mark_sent(self, ids: list[int]) -> None:
+        if ids:  # shutdown's last flush may find none
+            self.batches.append(list(ids))
+
+    def recorded(self, count: int) -> None:
+        deadline = time.monotonic() + 5
+        while sum(map(len, self.batches)) < count:
+            assert time.monotonic() < deadline, f"not recorded: {self.batches}"
+            time.sleep(0.01)
+
+
+def _delivery(number: int) -> outbox.Delivery:
+    return outbox.Delivery(number, "reply", "", None, None, [], [], "", 0)
+
+
 def test_replies_delivered_one_after_another_share_one_record() -> None:
     # At a steady 75 replies a second per process, one record per 20 ms was a transaction
     # for every one or two replies; what LINE takes within FLUSH_DELAY is recorded at once.
-    from bot.line import SendOutcome
     from bot.outbox import Dispatcher
 
-    batches: list[list[int]] = []
-
-    class Delivered:
-        """Every send succeeds: only the recording is watched, no LINE or database needed."""
-
-        class gateway:  # noqa: N801 - stands where the Sender's gateway stands
-            @staticmethod
-            async def aclose() -> None:
-                return None
-
-        async def first_attempt(self, delivery: outbox.Delivery) -> SendOutcome:
-            return SendOutcome(ok=True)
-
-        def mark_sent(self, ids: list[int]) -> None:
-            if ids:  # shutdown's last flush may find none
-                batches.append(list(ids))
-
-    dispatcher = Dispatcher(Delivered(), threads=1)  # type: ignore[arg-type]
+    sender = _Delivered()
+    dispatcher = Dispatcher(sender, threads=1)  # type: ignore[arg-type]
     try:
         for number in range(3):  # 13 ms apart, as at 75 replies a second
-            delivery = outbox.Delivery(number, "reply", "", None, None, [], [], "", 0)
-            dispatcher.submit_claimed([delivery])
+            dispatcher.submit_claimed([_delivery(number)])
             time.sleep(0.013)
-        deadline = time.monotonic() + 5
-        while sum(map(len, batches)) < 3:
-            assert time.monotonic() < deadline, f"not recorded: {batches}"
-            time.sleep(0.01)
+        sender.recorded(3)
     finally:
         dispatcher.shutdown()
-    assert batches == [[0, 1, 2]], f"one record per {batches}"
+    assert sender.batches == [[0, 1, 2]], f"one record per {sender.batches}"
+
+
+def test_a_stopping_process_records_its_deliveries_without_waiting_out_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.outbox import Dispatcher
+
+    monkeypatch.setattr(Dispatcher, "FLUSH_DELAY", 5.0)
+    sender = _Delivered()
+    dispatcher = Dispatcher(sender, threads=1)  # type: ignore[arg-type]
+    dispatcher.submit_claimed([_delivery(7)])
+    time.sleep(0.2)  # delivered: now waiting for the batch to fill
+    assert sender.batches == []
+    started = time.monotonic()
+    dispatcher.shutdown()
+    assert sender.batches == [[7]]
+    assert time.monotonic() - started < 2.5, "shutdown waited out the batch delay"
 
 
 def _sending_threads() -> list[str]:
