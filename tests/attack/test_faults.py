@@ -68,8 +68,9 @@ class Stack:
     def log(self) -> str:
         return (self.folder / "gunicorn.log").read_text(errors="replace")
 
-    def settle(self, timeout: float = 30.0) -> None:
-        """Until every outbox row is sent (the processes, not this test, send them)."""
+    def settle(self, timeout: float = 30.0, *, record_now: bool = False) -> None:
+        """Until every outbox row is sent (the processes, not this test, send and record
+        them, so ``record_now`` changes nothing here)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.db.transaction() as session:
