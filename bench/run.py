@@ -386,9 +386,9 @@ def time_lookups(database_url: str, keys: Any, sample_tokens: list[str]) -> dict
         for token in sample_tokens:
             started = time.perf_counter()
             with database.transaction() as session:
-                case = repo.find_case_by_token(session, keyring, token)
+                case = repo.find_token_case(session, keyring, token)
                 assert case is not None
-                repo.unread_staff_messages(session, keyring, case.id)
+                repo.unread_staff_messages(session, keyring, case)
                 repo.public_note(keyring, case)
             timings.append((time.perf_counter() - started) * 1000)
         console = time_console_first_page(database, keys)

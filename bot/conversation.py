@@ -365,7 +365,7 @@ class EventProcessor:
         self, session: Session, token: str, user_id: str, now: datetime
     ) -> CaseStatus | NoMatch:
         # The token first, whatever the throttles say: a right token is never refused.
-        case = repo.find_case_by_token(session, self.rt.keys, token)
+        case = repo.find_token_case(session, self.rt.keys, token)
         if case is None:
             seen = repo.wrong_tokens(session, self.rt.keys, user_id, now)
             wrong = WrongTokens(seen.failures, seen.delays, seen.wait_until, seen.told_at)
@@ -375,7 +375,7 @@ class EventProcessor:
             flood = repo.lookup_failures_since(session, now - LOOKUP_WINDOW) >= ceiling
             return NoMatch(wrong, flood)
         repo.news_seen(session, case.id)  # the next change is worth a push again
-        unread = repo.unread_staff_messages(session, self.rt.keys, case.id)
+        unread = repo.unread_staff_messages(session, self.rt.keys, case)
         return CaseStatus(
             case_id=case.id,
             case_number=case.number,
@@ -426,9 +426,7 @@ class EventProcessor:
                 draft_key=draft_key(effect.draft_id),
             )
             log.info("case %s filed", created.number)
-            case = session.get(Case, created.case_id)
-            assert case is not None
-            self.notifier.new_case(session, case, now)
+            self.notifier.new_case(session, created, now)
             return handlers.receipt(effect.lang, created.number, token)
         if isinstance(effect, FetchMedia):
             media.add_pending(

@@ -45,7 +45,7 @@ class Notifier:
     def console_url(self, case_id: int) -> str:
         return f"{self.rt.settings.public_url.rstrip('/')}/console/cases/{case_id}"
 
-    def facts(self, case: Case, lang: str) -> staff_messages.CaseFacts:
+    def facts(self, case: Case | repo.NewCase, lang: str) -> staff_messages.CaseFacts:
         district = BY_CODE.get(case.district_code or "")
         agency = "-"
         if district is not None:
@@ -97,7 +97,7 @@ class Notifier:
 
     # --- what happens ----------------------------------------------------------------
 
-    def new_case(self, session: Session, case: Case, now: datetime) -> list[int]:
+    def new_case(self, session: Session, case: Case | repo.NewCase, now: datetime) -> list[int]:
         notices.add_notice(session, staff_messages.NEW_CASE, case.id, now)
         return self._to_staff(
             session,

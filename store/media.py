@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from store import sanitize, vault
+from store import hot, sanitize, vault
 from store.crypto import Keyring, bind, open_in_place
 from store.models import Attachment
 
@@ -347,16 +347,19 @@ def release(session: Session, attachment_id: int, now: datetime) -> bool:
 
 def untold_failures(session: Session, case_id: int) -> int:
     """Files of this case that could not be kept and the reporter has not been told of."""
-    count = session.scalar(
-        select(func.count())
-        .select_from(Attachment)
-        .where(
-            Attachment.case_id == case_id,
-            Attachment.state == "failed",
-            Attachment.reporter_told.is_(False),
-        )
-    )
+    count = hot.execute(session, _UNTOLD_FAILURES, {"b_case": case_id}).scalar()
     return int(count or 0)
+
+
+_UNTOLD_FAILURES = (
+    select(func.count())
+    .select_from(Attachment)
+    .where(
+        Attachment.case_id == bindparam("b_case"),
+        Attachment.state == "failed",
+        Attachment.reporter_told.is_(False),
+    )
+)
 
 
 def mark_failures_told(session: Session, case_id: int) -> None:

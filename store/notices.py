@@ -246,26 +246,40 @@ def _address(keys: Keyring, blob: bytes, aad: str, where: str) -> str | None:
         return None
 
 
+_STAFF_RECIPIENTS = (
+    select(
+        hot.table(StaffUser).c.id,
+        hot.table(StaffUser).c.lang,
+        hot.table(StaffUser).c.role,
+        hot.table(StaffLineLink).c.line_user_ct,
+        hot.table(StaffLineLink).c.digest,
+    )
+    .join(StaffLineLink, StaffLineLink.staff_id == StaffUser.id)
+    .where(StaffUser.active.is_(True))
+    .order_by(StaffUser.id)
+)
+_GROUP_RECIPIENTS = (
+    select(NotificationGroup.id, NotificationGroup.group_key, NotificationGroup.group_id_ct)
+    .where(NotificationGroup.active.is_(True))
+    .order_by(NotificationGroup.id)
+)
+
+
 def recipients(session: Session, keys: Keyring) -> list[Recipient]:
     """Every linked, active staff member and every registered group."""
+    session.flush()  # rows the ORM holds are seen, as by a query through it
     found = []
-    for staff, link in session.execute(
-        select(StaffUser, StaffLineLink)
-        .join(StaffLineLink, StaffLineLink.staff_id == StaffUser.id)
-        .where(StaffUser.active.is_(True))
-        .order_by(StaffUser.id)
+    # Built once and run on the driver (store.hot): every receipt asks this.
+    for staff_id, lang, role, line_user_ct, digest in hot.execute(
+        session, _STAFF_RECIPIENTS, {}
     ).all():
-        where = f"the LINE link of staff account {staff.id}"
-        to = _address(keys, link.line_user_ct, bind(STAFF_LINE, link.staff_id), where)
+        where = f"the LINE link of staff account {staff_id}"
+        to = _address(keys, line_user_ct, bind(STAFF_LINE, staff_id), where)
         if to is not None:
-            found.append(Recipient(to, staff.lang or "th", link.digest, staff.id, staff.role))
-    for group in session.scalars(
-        select(NotificationGroup)
-        .where(NotificationGroup.active.is_(True))
-        .order_by(NotificationGroup.id)
-    ):
-        where = f"notification group {group.id}"
-        to = _address(keys, group.group_id_ct, bind(GROUP_ID, group.group_key), where)
+            found.append(Recipient(to, lang or "th", digest, staff_id, role))
+    for group_id, group_key, group_id_ct in hot.execute(session, _GROUP_RECIPIENTS, {}).all():
+        where = f"notification group {group_id}"
+        to = _address(keys, group_id_ct, bind(GROUP_ID, group_key), where)
         if to is not None:
             found.append(Recipient(to, "th", False, None))
     return found
@@ -277,11 +291,19 @@ def recipients(session: Session, keys: Keyring) -> list[Recipient]:
 def add_notice(
     session: Session, kind: str, case_id: int | None, now: datetime, **detail: Any
 ) -> None:
-    session.add(
-        StaffNotice(
-            kind=kind, case_id=case_id, created_at=now, detail=json.dumps(detail, sort_keys=True)
-        )
+    hot.execute(
+        session,
+        _ADD_NOTICE,
+        {
+            "kind": kind,
+            "case_id": case_id,
+            "created_at": now,
+            "detail": json.dumps(detail, sort_keys=True),
+        },
     )
+
+
+_ADD_NOTICE = hot.table(StaffNotice).insert()
 
 
 @dataclass(frozen=True)

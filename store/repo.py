@@ -7,12 +7,22 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, exists, func, select, update
+from sqlalchemy import (
+    Executable,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -245,23 +255,31 @@ def _locked(
         return _held(reporter_key, key_id, opened)
     # Yesterday's key, and the pepper's (rows written before day keys existed).
     before = vault.day_digest(session, keys, REPORTER, line_user_id, day - 1, create=False)
-    earlier = [k for k in (before, keys.pepper.digest(REPORTER, line_user_id)) if k]
-    row = session.execute(
-        select(Conversation.reporter_key, Conversation.key_id, Conversation.state_ct)
-        .where(Conversation.reporter_key.in_(earlier))
-        .with_for_update()
+    # Every new chat asks this: built once and run on the driver (store.hot).
+    row = hot.execute(
+        session,
+        _EARLIER_CONVERSATION,
+        {"b_before": before or "", "b_pepper": keys.pepper.digest(REPORTER, line_user_id)},
     ).first()
     if row is None:
         return HeldConversation(reporter_key, None, None)
+    earlier_key, earlier_key_id, earlier_state = row
     opened = (
-        _open_state(session, keys, row.reporter_key, row.key_id, row.state_ct)
-        if row.state_ct
+        _open_state(session, keys, earlier_key, earlier_key_id, earlier_state)
+        if earlier_state
         else None
     )
-    session.execute(delete(Conversation).where(Conversation.reporter_key == row.reporter_key))
-    earlier_row = _held(row.reporter_key, row.key_id, opened)
+    hot.execute(session, hot.statements(session).drop_conversation, {"b_key": earlier_key})
+    earlier_row = _held(earlier_key, earlier_key_id, opened)
     vault.destroy(session, [earlier_row.key_id])
     return HeldConversation(reporter_key, None, earlier_row.state)
+
+
+_EARLIER_CONVERSATION = (
+    select(Conversation.reporter_key, Conversation.key_id, Conversation.state_ct)
+    .where(Conversation.reporter_key.in_([bindparam("b_before"), bindparam("b_pepper")]))
+    .with_for_update()
+)
 
 
 @dataclass(frozen=True)
@@ -358,7 +376,11 @@ def add_update_link(session: Session, keys: Keyring, case_id: int, line_user_id:
     key_id, address_ct = vault.seal(
         session, keys, line_user_id.encode(), bind(UPDATE_ADDRESS, link_id, case_id)
     )
-    session.add(UpdateLink(id=link_id, case_id=case_id, key_id=key_id, address_ct=address_ct))
+    hot.execute(
+        session,
+        _filing_of(session).add_update_link,
+        {"id": link_id, "case_id": case_id, "key_id": key_id, "address_ct": address_ct},
+    )
 
 
 def _open_link(session: Session, keys: Keyring, link: UpdateLink) -> str | None:
@@ -409,11 +431,14 @@ def news_addresses(session: Session, keys: Keyring, case_id: int) -> list[str]:
 
 def news_seen(session: Session, case_id: int) -> None:
     """The reporter looked the case up: the next news is worth a push again."""
-    session.execute(
-        update(UpdateLink)
-        .where(UpdateLink.case_id == case_id, UpdateLink.news_waiting.is_(True))
-        .values(news_waiting=False)
-    )
+    hot.execute(session, _NEWS_SEEN, {"b_case": case_id})
+
+
+_NEWS_SEEN = (
+    update(UpdateLink)
+    .where(UpdateLink.case_id == bindparam("b_case"), UpdateLink.news_waiting.is_(True))
+    .values(news_waiting=False)
+)
 
 
 def has_update_link(session: Session, case_id: int) -> bool:
@@ -461,26 +486,68 @@ def stop_updates(session: Session, keys: Keyring, line_user_id: str) -> int:
 # --- cases ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Filing:
+    """What filing a case writes, built once per dialect: a receipt runs these on the
+    driver (store.hot) rather than through the ORM's unit of work, which cost more than
+    the rest of the receipt together (bench/RESULTS.md, sixteenth round)."""
+
+    seed_counter: Executable  # b_year
+    next_number: Executable  # b_year; returns the number given out
+    add_case: Executable  # the case row's columns; returns its id
+    add_event: Executable  # the case event's columns
+    adopt_files: Executable  # b_draft, b_case
+    add_update_link: Executable  # the link row's columns
+
+
+@cache
+def _filing(dialect: str) -> _Filing:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    counters, cases, files = hot.table(CaseCounter), hot.table(Case), hot.table(Attachment)
+    year = bindparam("b_year", type_=Integer)
+    return _Filing(
+        seed_counter=insert(counters)
+        .values(year=year, last=0)
+        .on_conflict_do_nothing(index_elements=["year"]),
+        next_number=update(counters)
+        .where(counters.c.year == year)
+        .values(last=counters.c.last + 1)
+        .returning(counters.c.last),
+        add_case=cases.insert().returning(cases.c.id),
+        add_event=hot.table(CaseEvent).insert(),
+        adopt_files=update(files)
+        .where(files.c.draft_key == bindparam("b_draft"), files.c.case_id.is_(None))
+        .values(case_id=bindparam("b_case", type_=Integer), draft_key=None),
+        add_update_link=hot.table(UpdateLink).insert(),
+    )
+
+
+def _filing_of(session: Session) -> _Filing:
+    return _filing(hot.dialect_name(session))
+
+
 def next_case_number(session: Session, year: int) -> str:
     """Give out the next public case number for ``year``, e.g. ``KRS-2026-000123``."""
-    session.execute(
-        _insert(session)(CaseCounter)
-        .values(year=year, last=0)
-        .on_conflict_do_nothing(index_elements=["year"])
-    )
-    last = session.execute(
-        update(CaseCounter)
-        .where(CaseCounter.year == year)
-        .values(last=CaseCounter.last + 1)
-        .returning(CaseCounter.last)
-    ).scalar_one()
+    filing = _filing_of(session)
+    hot.execute(session, filing.seed_counter, {"b_year": year})
+    last = hot.execute(session, filing.next_number, {"b_year": year}).scalar_one()
     return f"KRS-{year}-{last:06d}"
 
 
 @dataclass(frozen=True)
 class NewCase:
+    """A case just filed, with what staff are told of it (bot.notifications)."""
+
     case_id: int
     number: str
+    category: str
+    district_code: str | None
+    anonymous: bool
+    meets_anonymous_bar: bool
+
+    @property
+    def id(self) -> int:
+        return self.case_id
 
 
 @dataclass(frozen=True)
@@ -552,34 +619,35 @@ def create_case(
     """
     number = next_case_number(session, now.year)
     content_ct, sealed = seal_case(keys, number, content, identity)
-    case = Case(
-        number=number,
-        channel=channel,
-        lang=lang,
-        category=category,
-        district_code=district_code,
-        anonymous=anonymous,
-        meets_anonymous_bar=meets_anonymous_bar,
-        status="received",
-        filed_at=now,
-        updated_at=now,
-        content_ct=content_ct,
-        token_hash=keys.token_hash(token),
-        identity_sealed=sealed,
-        identity_key_fingerprint=keys.identity.fingerprint() if sealed else None,
-    )
-    session.add(case)
-    session.flush()
+    filing = _filing_of(session)
+    row = {
+        "number": number,
+        "channel": channel,
+        "lang": lang,
+        "category": category,
+        "district_code": district_code,
+        "anonymous": anonymous,
+        "meets_anonymous_bar": meets_anonymous_bar,
+        "status": "received",
+        "filed_at": now,
+        "updated_at": now,
+        "content_ct": content_ct,
+        "token_hash": keys.token_hash(token),
+        "identity_sealed": sealed,
+        "identity_key_fingerprint": keys.identity.fingerprint() if sealed else None,
+    }
+    case_id = hot.execute(session, filing.add_case, row).scalar_one()
     if notify_user_id:
-        add_update_link(session, keys, case.id, notify_user_id)
-    session.add(CaseEvent(case_id=case.id, kind="filed", at=now, status="received"))
+        add_update_link(session, keys, case_id, notify_user_id)
+    # The case row's own default asks the deadline scan for a first look (store.models).
+    hot.execute(
+        session,
+        filing.add_event,
+        {"case_id": case_id, "kind": "filed", "at": now, "status": "received"},
+    )
     if draft_key:
-        session.execute(
-            update(Attachment)
-            .where(Attachment.draft_key == draft_key, Attachment.case_id.is_(None))
-            .values(case_id=case.id, draft_key=None)
-        )
-    return NewCase(case.id, number)
+        hot.execute(session, filing.adopt_files, {"b_draft": draft_key, "b_case": case_id})
+    return NewCase(case_id, number, category, district_code, anonymous, meets_anonymous_bar)
 
 
 def _stored_content(keys: Keyring, case: Case) -> dict[str, Any]:
@@ -655,6 +723,38 @@ def replace_sealed_identity(keys: Keyring, case: Case, sealed: bytes, fingerprin
     case.content_ct = keys.data.encrypt_json(content, _content_aad(case.number))
 
 
+@dataclass(frozen=True)
+class TokenCase:
+    """A case as its tracking token shows it: what the status reply reads of its row."""
+
+    id: int
+    number: str
+    category: str
+    filed_at: datetime
+    status: str
+    outcome: str | None
+    updated_at: datetime
+    public_note_ct: bytes | None
+    anonymous: bool
+
+
+_TOKEN_CASE = select(*(hot.table(Case).c[field.name] for field in fields(TokenCase))).where(
+    Case.token_hash == bindparam("b_hash")
+)
+
+
+def find_token_case(session: Session, keys: Keyring, token: str) -> TokenCase | None:
+    """:func:`find_case_by_token` for the status reply: the columns it reads, in a
+    statement built once and run on the driver (store.hot), as every lookup asks it."""
+    row = hot.execute(session, _TOKEN_CASE, {"b_hash": keys.token_hash(token)}).first()
+    if row is not None:
+        return TokenCase(*row)
+    case = find_case_by_token(session, keys, token) if keys.old_peppers else None
+    if case is None:
+        return None
+    return TokenCase(*(getattr(case, field.name) for field in fields(TokenCase)))
+
+
 def find_case_by_token(session: Session, keys: Keyring, token: str) -> Case | None:
     """The case of ``token``; one filed under an old pepper moves to the current one."""
     case = session.scalars(select(Case).where(Case.token_hash == keys.token_hash(token))).first()
@@ -666,7 +766,7 @@ def find_case_by_token(session: Session, keys: Keyring, token: str) -> Case | No
     return case
 
 
-def public_note(keys: Keyring, case: Case) -> str | None:
+def public_note(keys: Keyring, case: Case | TokenCase) -> str | None:
     if case.public_note_ct is None:
         return None
     aad = bind(CASE_NOTE, case.number)
@@ -679,27 +779,36 @@ def _message_aad(number: str, message: CaseMessage) -> str:
 
 def message_text(keys: Keyring, case: Case, message: CaseMessage) -> str:
     """A message's text; :class:`MisplacedCiphertext` if it was written for another place."""
-    where = f"{case.number} (message {message.id})"
-    aad = _message_aad(case.number, message)
-    return open_in_place(keys.data, message.body_ct, aad, where).decode()
+    return _message_text(keys, case.number, message.id, message.direction, message.body_ct)
+
+
+def _message_text(
+    keys: Keyring, number: str, message_id: int, direction: str, body_ct: bytes
+) -> str:
+    where = f"{number} (message {message_id})"
+    aad = bind(MESSAGE_BODY, number, message_id, direction)
+    return open_in_place(keys.data, body_ct, aad, where).decode()
 
 
 def unread_staff_messages(
-    session: Session, keys: Keyring, case_id: int
+    session: Session, keys: Keyring, case: Case | TokenCase
 ) -> list[tuple[int, datetime, str]]:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise CaseNotFound(case_id)
-    rows = session.scalars(
-        select(CaseMessage)
-        .where(
-            CaseMessage.case_id == case_id,
-            CaseMessage.direction == "staff",
-            CaseMessage.read_at.is_(None),
-        )
-        .order_by(CaseMessage.id)
+    rows = hot.execute(session, _UNREAD_STAFF_MESSAGES, {"b_case": case.id}).all()
+    return [
+        (message_id, at, _message_text(keys, case.number, message_id, "staff", body_ct))
+        for message_id, at, body_ct in rows
+    ]
+
+
+_UNREAD_STAFF_MESSAGES = (
+    select(CaseMessage.id, CaseMessage.created_at, CaseMessage.body_ct)
+    .where(
+        CaseMessage.case_id == bindparam("b_case"),
+        CaseMessage.direction == "staff",
+        CaseMessage.read_at.is_(None),
     )
-    return [(m.id, m.created_at, message_text(keys, case, m)) for m in rows]
+    .order_by(CaseMessage.id)
+)
 
 
 def add_message(

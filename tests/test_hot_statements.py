@@ -14,12 +14,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, select, text
+from sqlalchemy import bindparam, event, func, select, text
 from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
 
 from store import hot, outbox, repo, vault
 from store.db import Database
-from store.models import OutboxMessage, VaultKey
+from store.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    OutboxMessage,
+    StaffNotice,
+    UpdateLink,
+    VaultKey,
+)
+from tests.conftest import Bot, Chat, texts_of
+from tests.test_report_end_to_end import (
+    THAI,
+    _receipt,
+    photo_with_gps,
+    thai_report_up_to_the_evidence_step,
+)
+from tests.test_staff_notifications import linked_staff
 
 NOW = datetime(2026, 12, 5, 9, 41, 27, 123456, tzinfo=UTC)
 
@@ -305,3 +321,43 @@ def test_a_batch_of_sent_marks_is_planned_for_its_own_ids(database: Database, ke
     assert states == ["sent"] * len(rows)
     assert any("FROM vault_key" in each and "gone_sent" not in each for each in prepared)
     assert not any("gone_sent" in each for each in prepared)
+
+
+def test_a_receipt_files_its_case_on_the_driver_without_the_orms_unit_of_work(
+    bot: Bot, chat: Chat, new_chat: Any
+) -> None:
+    """The receipt's rows (the case, its first event, the update link, the files taken
+    from the draft, the staff notice) go as statements compiled once, not through the
+    ORM's flush, which cost more than the rest of the receipt (bench/RESULTS.md,
+    sixteenth round); and they are the rows the ORM wrote."""
+    staff = linked_staff(bot, new_chat, "somchai")
+    thai_report_up_to_the_evidence_step(chat)
+    chat.send_image(photo_with_gps())
+    chat.choose("v=done")
+    chat.say(THAI["witnesses"])
+    chat.choose("v=yes")
+    added: list[str] = []
+
+    def before_flush(session: Any, _context: Any, _instances: Any) -> None:
+        added.extend(type(row).__name__ for row in session.new)
+
+    event.listen(bot.runtime.db.sessions, "before_flush", before_flush)
+    try:
+        filed = _receipt(chat.choose("v=confirm"))
+    finally:
+        event.remove(bot.runtime.db.sessions, "before_flush", before_flush)
+    assert added == []
+    assert filed.case_number in texts_of(staff.new_messages())
+    with bot.runtime.db.transaction() as session:
+        case = session.scalars(select(Case).where(Case.number == filed.case_number)).one()
+        assert (case.channel, case.lang, case.status) == ("line", "th", "received")
+        assert case.deadline_look_at is not None, "the first deadline scan looks at it"
+        events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
+        assert [(e.kind, e.status) for e in events] == [("filed", "received")]
+        files = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).all()
+        assert len(files) == 1 and files[0].draft_key is None
+        assert session.scalar(select(func.count()).select_from(UpdateLink)) == 1
+        notices_kept = session.scalars(
+            select(StaffNotice.kind).where(StaffNotice.case_id == case.id)
+        ).all()
+        assert notices_kept == ["new_case"]
