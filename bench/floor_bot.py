@@ -4,7 +4,8 @@ Per event it checks LINE's signature, reads the JSON as dicts, claims the event 
 the user's state in one write transaction, and replies through line-bot-sdk's
 asynchronous client on one event-loop thread, as Krasip's web process does, so it never
 waits for LINE in the request. Delivered events are recorded in one transaction every
-20 ms. No conversation, no encryption, no ORM. It echoes, as the echo bot does.
+100 ms at most, as Krasip's are. No conversation, no encryption, no ORM. It echoes, as
+the echo bot does.
 
 ``python -m bench --floor`` runs it beside Krasip and the echo bot: what Krasip costs
 beyond this is the price of its own work and design, not of Flask, gunicorn, the SDK

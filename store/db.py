@@ -321,11 +321,11 @@ class Database:
 
         ``store.hot``'s statements run on the driver's cursor at once. SQLAlchemy's
         connection is made around the same driver connection only when the ORM is used
-        (a receipt, a lookup, the console) or a statement fails; the session then joins
-        its transaction (``conservative_savepoint``: its commit only flushes). The webhook's
-        steps mostly use neither, and SQLAlchemy's connection and transaction around each
-        were 7 % of a web worker's CPU (bench/RESULTS.md, thirteenth round). Whatever
-        listens for every statement gets them all through SQLAlchemy, as before."""
+        (the console, the worker, the rarer events) or a statement fails; the session then
+        joins its transaction (``conservative_savepoint``: its commit only flushes). The
+        webhook's events mostly use neither, and SQLAlchemy's connection and transaction
+        around each were 7 % of a web worker's CPU (bench/RESULTS.md, thirteenth round).
+        Whatever listens for every statement gets them all through SQLAlchemy, as before."""
         if hot.watched(self.engine):
             with self._unit_on_connection(wait) as session:
                 yield session

@@ -79,6 +79,34 @@ def test_a_step_of_the_form_makes_no_sqlalchemy_connection(
     assert made == []  # the code before made one for the event's transaction
 
 
+def test_a_chats_first_event_makes_no_sqlalchemy_connection(
+    chat: Chat, new_chat: Any, bot: Bot
+) -> None:
+    """A chat's first event also looks for its conversation under yesterday's key (and
+    the pepper's, from before day keys): that read runs on the driver too."""
+    # Today's key for the hashes of LINE ids is made by another chat's first event, and
+    # read and kept in memory by its next.
+    other = new_chat()
+    other.say("สวัสดี")
+    other.say("สวัสดี")
+    made: list[str] = []
+    webhook = Webhook._handle.__code__
+
+    def connected(_connection: Any) -> None:
+        stack = traceback.extract_stack()
+        if any(f.filename == webhook.co_filename and f.name == webhook.co_name for f in stack):
+            made.append(" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(stack[-8:])))
+
+    engine = bot.runtime.db.engine
+    event.listen(engine, "engine_connect", connected)
+    try:
+        answered = chat.say("ร้องเรียน")
+    finally:
+        event.remove(engine, "engine_connect", connected)
+    assert answered, "the first event got no answer"
+    assert made == []  # the code before made one for the earlier keys' read
+
+
 def test_a_session_used_after_its_transaction_fails(database: Database) -> None:
     with database.transaction() as session:
         pass
