@@ -30,6 +30,13 @@ def _stored(database: Database, *ids: int) -> set[int]:
         return set(session.scalars(select(VaultKey.id).where(VaultKey.id.in_(ids))))
 
 
+def from_webhook(stack: traceback.StackSummary) -> bool:
+    """Whether ``stack`` is the webhook's handling of an event (not the test's own sender
+    delivering a reply, on another stack)."""
+    webhook = Webhook._handle.__code__
+    return any(f.filename == webhook.co_filename and f.name == webhook.co_name for f in stack)
+
+
 def _during_a_step(
     chat: Chat, new_chat: Any, target: Any, name: str, counted: Callable[..., bool]
 ) -> list[str]:
@@ -40,13 +47,10 @@ def _during_a_step(
     new_chat().say("สวัสดี")
     chat.say("ร้องเรียน")
     found: list[str] = []
-    webhook = Webhook._handle.__code__
 
     def listener(*args: Any) -> None:
         stack = traceback.extract_stack()
-        if counted(*args) and any(
-            f.filename == webhook.co_filename and f.name == webhook.co_name for f in stack
-        ):
+        if counted(*args) and from_webhook(stack):
             found.append(" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(stack[-8:])))
 
     event.listen(target, name, listener)
@@ -90,11 +94,10 @@ def test_a_chats_first_event_makes_no_sqlalchemy_connection(
     other.say("สวัสดี")
     other.say("สวัสดี")
     made: list[str] = []
-    webhook = Webhook._handle.__code__
 
     def connected(_connection: Any) -> None:
         stack = traceback.extract_stack()
-        if any(f.filename == webhook.co_filename and f.name == webhook.co_name for f in stack):
+        if from_webhook(stack):
             made.append(" <- ".join(f"{f.name}:{f.lineno}" for f in reversed(stack[-8:])))
 
     engine = bot.runtime.db.engine

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import bindparam, event, func, select, text
 from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
 
-from bot.webhook import Webhook
 from store import hot, outbox, repo, vault
 from store.db import Database
 from store.models import (
@@ -33,6 +32,7 @@ from store.models import (
     VaultKey,
 )
 from tests.conftest import Bot, Chat, texts_of
+from tests.test_db_unit import from_webhook
 from tests.test_report_end_to_end import (
     THAI,
     _receipt,
@@ -337,30 +337,26 @@ def _orm_at_work(bot: Bot) -> Iterator[list[str]]:
     made (engine_connect), or rows added to a session for the ORM's flush to write. The
     test's own sender, delivering replies on another stack, is not counted."""
     found: list[str] = []
-    webhook = Webhook._handle.__code__
-
-    def from_webhook() -> bool:
-        return any(
-            f.filename == webhook.co_filename and f.name == webhook.co_name
-            for f in traceback.extract_stack()
-        )
 
     def connected(_connection: Any) -> None:
-        if from_webhook():
+        if from_webhook(traceback.extract_stack()):
             found.append(f"a connection ({_names()})")
 
     def before_flush(session: Any, _context: Any, _instances: Any) -> None:
-        if from_webhook():
+        if from_webhook(traceback.extract_stack()):
             found.extend(f"{type(row).__name__} ({_names()})" for row in session.new)
 
-    engine, sessions = bot.runtime.db.engine, bot.runtime.db.sessions
-    event.listen(engine, "engine_connect", connected)
-    event.listen(sessions, "before_flush", before_flush)
+    listeners: list[tuple[Any, str, Callable[..., None]]] = [
+        (bot.runtime.db.engine, "engine_connect", connected),
+        (bot.runtime.db.sessions, "before_flush", before_flush),
+    ]
+    for listener in listeners:
+        event.listen(*listener)
     try:
         yield found
     finally:
-        event.remove(engine, "engine_connect", connected)
-        event.remove(sessions, "before_flush", before_flush)
+        for listener in listeners:
+            event.remove(*listener)
 
 
 def test_a_receipt_and_a_lookup_run_on_the_driver_without_the_orm(
