@@ -390,9 +390,31 @@ class Database:
 
     @contextmanager
     def glance(self) -> Iterator[Session]:
-        """For a read of one statement on the webhook's path: on PostgreSQL without a
-        transaction around it (one round trip, not three; a statement sees one snapshot
-        anyway); on SQLite as :meth:`reading`. Nothing written in it is meant to be kept."""
+        """For a read of one statement on the webhook's path, without a transaction
+        around it (a statement sees one snapshot anyway; on PostgreSQL one round trip, not
+        three). ``store.hot``'s statements run on the driver's cursor, as in
+        :meth:`_unit`; SQLAlchemy's connection is made only if the ORM is used. Nothing
+        written in it is meant to be kept."""
+        if hot.watched(self.engine):
+            with self._glance_on_connection() as session:
+                yield session
+            return
+        unit = _Unit(self.engine, None)
+        try:
+            if unit.dialect.name == "sqlite":
+                _sqlite_wait(unit.pooled, None)  # a read in WAL mode seldom waits at all
+            with self.sessions() as session:
+                session.info[_UNIT] = unit
+                session.info[hot.DIALECT] = unit.dialect.name
+                hot.hold_driver(session, unit.dialect, unit.cursor, unit.connection)
+                yield session
+        finally:
+            unit.close()  # the pool rolls back whatever is left
+
+    @contextmanager
+    def _glance_on_connection(self) -> Iterator[Session]:
+        """:meth:`glance` through SQLAlchemy's connection, for whoever listens for every
+        statement."""
         if not is_postgres(self.engine):
             with self.reading() as session:
                 yield session

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Executable,
     Integer,
     Select,
+    String,
     bindparam,
     delete,
     exists,
@@ -950,26 +951,40 @@ def quiet_wrong_token(
             return None
         before = vault.day_digest(session, keys, purpose, line_user_id, day - 1, create=False)
         digests[purpose] = [k for k in (today, before) if k]
-    row = session.execute(
-        _quiet_wrong_token(),
-        {
-            "b_line_key": staff_line_key(keys, line_user_id),
-            "b_conversation": [*digests[REPORTER], keys.pepper.digest(REPORTER, line_user_id)],
-            "b_tokens": [keys.token_hash(token), *keys.old_token_hashes(token)],
-            "b_throttle": digests[LOOKUP_THROTTLE],
-            "b_now": now,
-        },
+    tokens = [keys.token_hash(token), *keys.old_token_hashes(token)]
+    # Every list is bound as so many parameters (absent keys as "", which no row has), so
+    # the statement goes to the driver as compiled once (store.hot).
+    conversations = [*digests[REPORTER], keys.pepper.digest(REPORTER, line_user_id)]
+    params: dict[str, Any] = {
+        "b_line_key": staff_line_key(keys, line_user_id),
+        **_numbered("b_conversation", conversations, 3),
+        **_numbered("b_throttle", digests[LOOKUP_THROTTLE], 2),
+        **_numbered("b_token", tokens, len(tokens)),
+        "b_now": now,
+    }
+    staff, conversation, known, *record = hot.execute(
+        session, _quiet_wrong_token(len(tokens)), params
     ).one()
-    if row.staff or row.conversation or row.known:
+    if staff or conversation or known:
         return None
-    if row.failures is None:
+    failures, delays, wait_until, told_at = record
+    if failures is None:
         return ThrottleRecord()
-    return ThrottleRecord(row.failures, row.delays, row.wait_until, row.told_at)
+    return ThrottleRecord(failures, delays, wait_until, told_at)
+
+
+def _numbered(name: str, values: list[str], count: int) -> dict[str, str]:
+    return {f"{name}{i}": values[i] if i < len(values) else "" for i in range(count)}
+
+
+def _each(name: str, count: int) -> list[Any]:
+    return [bindparam(f"{name}{i}", type_=String) for i in range(count)]
 
 
 @cache
-def _quiet_wrong_token() -> Select[Any]:
-    """Built once: the webhook may run it for every wrong token of a flood."""
+def _quiet_wrong_token(tokens: int) -> Select[Any]:
+    """Built once for each count of token hashes (one per pepper): the webhook may run it
+    for every wrong token of a flood."""
     links, conversations = StaffLineLink.__table__, Conversation.__table__
     cases, throttles = Case.__table__, LookupThrottle.__table__
     now = bindparam("b_now", type_=throttles.c.expires_at.type)
@@ -978,7 +993,7 @@ def _quiet_wrong_token() -> Select[Any]:
         return (
             select(column)
             .where(
-                throttles.c.reporter_key.in_(bindparam("b_throttle", expanding=True)),
+                throttles.c.reporter_key.in_(_each("b_throttle", 2)),
                 throttles.c.expires_at > now,
             )
             .order_by(throttles.c.expires_at.desc())
@@ -989,11 +1004,9 @@ def _quiet_wrong_token() -> Select[Any]:
     return select(
         exists().where(links.c.line_key == bindparam("b_line_key")).label("staff"),
         exists()
-        .where(conversations.c.reporter_key.in_(bindparam("b_conversation", expanding=True)))
+        .where(conversations.c.reporter_key.in_(_each("b_conversation", 3)))
         .label("conversation"),
-        exists()
-        .where(cases.c.token_hash.in_(bindparam("b_tokens", expanding=True)))
-        .label("known"),
+        exists().where(cases.c.token_hash.in_(_each("b_token", tokens))).label("known"),
         *(newest(throttles.c[name]).label(name) for name in _THROTTLE_FIELDS),
     )
 
