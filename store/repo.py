@@ -750,7 +750,7 @@ def find_token_case(session: Session, keys: Keyring, token: str) -> TokenCase | 
     row = hot.execute(session, _TOKEN_CASE, {"b_hash": keys.token_hash(token)}).first()
     if row is not None:
         return TokenCase(*row)
-    case = find_case_by_token(session, keys, token) if keys.old_peppers else None
+    case = _moved_from_old_pepper(session, keys, token)
     if case is None:
         return None
     return TokenCase(*(getattr(case, field.name) for field in fields(TokenCase)))
@@ -759,11 +759,17 @@ def find_token_case(session: Session, keys: Keyring, token: str) -> TokenCase | 
 def find_case_by_token(session: Session, keys: Keyring, token: str) -> Case | None:
     """The case of ``token``; one filed under an old pepper moves to the current one."""
     case = session.scalars(select(Case).where(Case.token_hash == keys.token_hash(token))).first()
-    if case is None and keys.old_peppers:
-        old = keys.old_token_hashes(token)
-        case = session.scalars(select(Case).where(Case.token_hash.in_(old))).first()
-        if case is not None:
-            case.token_hash = keys.token_hash(token)
+    return case if case is not None else _moved_from_old_pepper(session, keys, token)
+
+
+def _moved_from_old_pepper(session: Session, keys: Keyring, token: str) -> Case | None:
+    """The case of ``token`` filed under an old pepper, moved to the current one."""
+    if not keys.old_peppers:
+        return None
+    old = keys.old_token_hashes(token)
+    case = session.scalars(select(Case).where(Case.token_hash.in_(old))).first()
+    if case is not None:
+        case.token_hash = keys.token_hash(token)
     return case
 
 
