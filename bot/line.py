@@ -81,6 +81,12 @@ def _read_limited(response: Any, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def _body(fields: dict[str, Any], messages: bytes) -> bytes:
+    """``wire_json({**fields, "messages": …})`` around messages serialised when they were
+    queued: a send serialises only its address."""
+    return wire_json(fields)[:-1] + b',"messages":' + messages + b"}"
+
+
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ApiException):
         return f"HTTP {exc.status} {exc.reason or ''}".strip()
@@ -168,8 +174,9 @@ class LineGateway:
         client.update_params_for_auth(headers, [], ["Bearer"], path, "POST", None)
         return headers
 
-    def _send(self, path: str, body: dict[str, Any], retry_key: str | None = None) -> None:
-        """POST a message body, serialised by us, on the SDK client's pooled connection.
+    def _send(self, path: str, body: bytes, retry_key: str | None = None) -> None:
+        """POST a message body, serialised by us (:func:`_body`), on the SDK client's
+        pooled connection.
 
         The SDK's ``call_api`` always re-serialises a JSON body with ``json.dumps``: every
         Thai character becomes ``\\uXXXX`` and a Thai card nearly doubles, past LINE's 30 KB
@@ -182,22 +189,20 @@ class LineGateway:
         response = client.rest_client.pool_manager.request(
             "POST",
             f"{client.configuration.host}{path}",
-            body=wire_json(body),
+            body=body,
             headers=self._headers(client, path, retry_key),
             timeout=urllib3.Timeout(total=self._timeout),
         )
         if not 200 <= response.status <= 299:
             raise _refused(ApiException(http_resp=RESTResponse(response)))
 
-    async def _send_async(
-        self, path: str, body: dict[str, Any], retry_key: str | None = None
-    ) -> None:
+    async def _send_async(self, path: str, body: bytes, retry_key: str | None = None) -> None:
         """:meth:`_send` on the SDK's asynchronous client: a send waiting for LINE holds
         no thread, so a slow LINE costs the web process no CPU (issue 12)."""
         client = self._async or self._async_client()
         async with client.rest_client.pool_manager.post(
             f"{client.configuration.host}{path}",
-            data=wire_json(body),
+            data=body,
             headers=self._headers(client, path, retry_key),
             proxy=client.configuration.proxy,
             timeout=aiohttp.ClientTimeout(total=self._timeout),
@@ -243,34 +248,30 @@ class LineGateway:
             return exc
         return None
 
-    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendOutcome:
-        body = {"replyToken": reply_token, "messages": messages}
+    # ``messages``: a list of message objects as ``wire_json`` serialises it, as the
+    # outbox keeps them (store.outbox.Delivery).
+    def reply(self, reply_token: str, messages: bytes) -> SendOutcome:
+        body = _body({"replyToken": reply_token}, messages)
         return _reply_outcome(self._error(lambda: self._send(REPLY, body)))
 
-    def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> SendOutcome:
-        body = {"to": to, "messages": messages}
+    def push(self, to: str, messages: bytes, retry_key: str) -> SendOutcome:
+        body = _body({"to": to}, messages)
         return _keyed_outcome(self._error(lambda: self._send(PUSH, body, retry_key)))
 
-    def multicast(
-        self, to: list[str], messages: list[dict[str, Any]], retry_key: str
-    ) -> SendOutcome:
-        body = {"to": to, "messages": messages}
+    def multicast(self, to: list[str], messages: bytes, retry_key: str) -> SendOutcome:
+        body = _body({"to": to}, messages)
         return _keyed_outcome(self._error(lambda: self._send(MULTICAST, body, retry_key)))
 
-    async def reply_async(self, reply_token: str, messages: list[dict[str, Any]]) -> SendOutcome:
-        body = {"replyToken": reply_token, "messages": messages}
+    async def reply_async(self, reply_token: str, messages: bytes) -> SendOutcome:
+        body = _body({"replyToken": reply_token}, messages)
         return _reply_outcome(await self._error_async(self._send_async(REPLY, body)))
 
-    async def push_async(
-        self, to: str, messages: list[dict[str, Any]], retry_key: str
-    ) -> SendOutcome:
-        body = {"to": to, "messages": messages}
+    async def push_async(self, to: str, messages: bytes, retry_key: str) -> SendOutcome:
+        body = _body({"to": to}, messages)
         return _keyed_outcome(await self._error_async(self._send_async(PUSH, body, retry_key)))
 
-    async def multicast_async(
-        self, to: list[str], messages: list[dict[str, Any]], retry_key: str
-    ) -> SendOutcome:
-        body = {"to": to, "messages": messages}
+    async def multicast_async(self, to: list[str], messages: bytes, retry_key: str) -> SendOutcome:
+        body = _body({"to": to}, messages)
         return _keyed_outcome(await self._error_async(self._send_async(MULTICAST, body, retry_key)))
 
     def content(self, message_id: str, max_bytes: int) -> tuple[bytes, str | None]:

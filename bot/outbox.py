@@ -238,7 +238,7 @@ class Sender:
     async def first_attempt(self, delivery: outbox.Delivery) -> SendOutcome | None:
         """The delivery's first call to LINE, on the asynchronous client; None when there is
         none to make without the database (nothing to send, a reply token past its time)."""
-        if not delivery.messages or not delivery.to:
+        if delivery.empty or not delivery.to:
             return None
         if delivery.kind == "multicast":
             return await self.gateway.multicast_async(
@@ -252,7 +252,7 @@ class Sender:
         return await self.gateway.push_async(delivery.to[0], delivery.messages, delivery.retry_key)
 
     def _attempt(self, delivery: outbox.Delivery, tried: SendOutcome | None) -> SendOutcome:
-        if not delivery.messages or not delivery.to:
+        if delivery.empty or not delivery.to:
             return SendOutcome(ok=False, retryable=False, error="nothing to send")
         if delivery.kind == "multicast":
             return tried or self.gateway.multicast(

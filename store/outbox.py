@@ -21,6 +21,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from handlers.messages import wire_json
 from store import hot, vault
 from store.crypto import CryptoError, Keyring, bind, row_decrypt, row_encrypt
 from store.models import OutboxMessage, OutboxSender, VaultKey
@@ -40,9 +41,15 @@ class Delivery:
     reply_token: str | None
     reply_expires_at: datetime | None
     to: list[str]
-    messages: list[dict[str, Any]]
+    # The messages as the gateway sends them (``handlers.messages.wire_json``), the bytes
+    # sealed in the row: serialised once, when queued, not again at each send.
+    messages: bytes
     retry_key: str
     attempts: int
+
+    @property
+    def empty(self) -> bool:
+        return self.messages in (b"", b"[]")
 
 
 def enqueue(
@@ -82,6 +89,7 @@ def enqueue(
     # The row's own key: destroyed at delivery, so no copy of the row names its recipient.
     key = vault.unstored_key(keys)
     key_id, secret = key.id, key.secret
+    payload = wire_json(messages)
     address = {
         "to": to,
         "reply_token": reply_token,
@@ -92,8 +100,8 @@ def enqueue(
         "kind": kind,
         "purpose": purpose,
         "key_id": key_id,
-        "to_ct": row_encrypt(secret, _json(address), bind(OUTBOX_TO, row_ref)),
-        "payload_ct": row_encrypt(secret, _json(messages), bind(OUTBOX_PAYLOAD, row_ref)),
+        "to_ct": row_encrypt(secret, wire_json(address), bind(OUTBOX_TO, row_ref)),
+        "payload_ct": row_encrypt(secret, payload, bind(OUTBOX_PAYLOAD, row_ref)),
         "retry_key": row_ref,
         "state": "sending" if claim_lease else "pending",
         "attempts": attempts,
@@ -123,7 +131,7 @@ def enqueue(
         reply_token=reply_token,
         reply_expires_at=expires,
         to=list(to),
-        messages=list(messages),
+        messages=payload,
         retry_key=retry_key,
         attempts=attempts,
     )
@@ -134,25 +142,18 @@ def _minute(at: datetime, *, up: bool = False) -> datetime:
     return floor + timedelta(minutes=1) if up and floor != at else floor
 
 
-def _json(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 class Unreadable(Exception):
     """An outbox row whose key is gone (a database crash) or that was moved: never sent."""
 
 
-def _open(
-    row: OutboxMessage, keys: Keyring, wrapped: bytes | None
-) -> tuple[dict[str, Any], list[Any]]:
+def _open(row: OutboxMessage, keys: Keyring, wrapped: bytes | None) -> tuple[dict[str, Any], bytes]:
     if wrapped is None or row.key_id is None or row.to_ct is None or row.payload_ct is None:
         raise Unreadable("the key of this message was destroyed")
     try:
         secret = vault.unwrap(keys, row.key_id, wrapped)
         address = json.loads(row_decrypt(secret, row.to_ct, bind(OUTBOX_TO, row.retry_key)))
-        messages = json.loads(
-            row_decrypt(secret, row.payload_ct, bind(OUTBOX_PAYLOAD, row.retry_key))
-        )
+        # Sealed as the gateway sends them: sent as they are.
+        messages = row_decrypt(secret, row.payload_ct, bind(OUTBOX_PAYLOAD, row.retry_key))
     except CryptoError as exc:
         raise Unreadable("this message does not open here") from exc
     return address, messages
@@ -209,7 +210,7 @@ def claim(
                 reply_token=reply_token,
                 reply_expires_at=datetime.fromisoformat(expires) if expires else None,
                 to=list(address.get("to") or []),
-                messages=list(messages),
+                messages=messages,
                 retry_key=str(address.get("retry_key") or row.retry_key),
                 attempts=row.attempts,
             )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from handlers.messages import text, wire_json
 from store import outbox
 from store.models import OutboxMessage
 from tests.conftest import Bot, Chat, Clock, texts_of
@@ -133,6 +134,44 @@ def test_a_message_line_keeps_refusing_becomes_a_dead_letter_and_can_be_retried(
     assert len(chat.new_messages()) == 1
 
 
+def test_a_message_is_serialised_once_when_queued_and_sent_as_sealed(
+    bot: Bot, chat: Chat, line: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reply and its push fallback send the bytes sealed in the outbox row: a send
+    # serialises its address only, and what LINE gets is still the compact UTF-8 JSON
+    # whose size the message checks measured.
+    import bot.line as gateway
+
+    serialised: list[Any] = []
+    real = gateway.wire_json
+
+    def counting(payload: Any) -> bytes:
+        serialised.append(payload)
+        return real(payload)
+
+    monkeypatch.setattr(gateway, "wire_json", counting)
+    line.faults("/v2/bot/message/reply", status=500, times=1)
+    assert chat.say("แจ้งเรื่อง 🙏")
+    sends = line.requests("/v2/bot/message/reply") + line.requests("/v2/bot/message/push")
+    assert [r["status"] for r in sends] == [500, 200]
+    assert serialised and all("messages" not in payload for payload in serialised)
+    for sent in sends:
+        assert sent["size"] == len(wire_json(sent["body"])), "compact UTF-8, Thai unescaped"
+        assert set(sent["body"]) in ({"replyToken", "messages"}, {"to", "messages"})
+    assert sends[0]["body"]["messages"] == sends[1]["body"]["messages"]
+
+    with bot.runtime.db.transaction() as session:
+        messages = [text('สวัสดี 🙏 "quoted"')]
+        queued = outbox.enqueue(
+            session, bot.runtime.keys, kind="push", to=[chat.user_id], messages=messages,
+            now=bot.runtime.clock(),
+        )  # fmt: skip
+    assert queued.messages == wire_json(messages)
+    with bot.runtime.db.transaction() as session:
+        [claimed] = outbox.claim(session, bot.runtime.keys, bot.runtime.clock(), ids=[queued.id])
+    assert claimed.messages == queued.messages, "sent as sealed, not decoded and re-encoded"
+
+
 def test_a_token_shown_in_a_receipt_is_never_kept_in_the_outbox(bot: Bot, chat: Chat) -> None:
     filed = file_anonymous_thai_report_with_photo(chat)
     assert filed.token in texts_of(filed.receipt)
@@ -222,7 +261,7 @@ class _Delivered:
 
 
 def _delivery(number: int) -> outbox.Delivery:
-    return outbox.Delivery(number, "reply", "", None, None, [], [], "", 0)
+    return outbox.Delivery(number, "reply", "", None, None, [], b"[]", "", 0)
 
 
 def test_replies_delivered_one_after_another_share_one_record() -> None:
