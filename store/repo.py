@@ -191,6 +191,11 @@ def _open_state(
     state_ct: bytes,
     wrapped: bytes | None | _Unread = UNREAD,
 ) -> dict[str, Any] | _Unreadable | None:
+    if wrapped is None and key_id is not None:
+        # Read with the row, the key sees the statement's snapshot, but the row locked is
+        # the newest: a step of the same reporter that committed while this one waited
+        # for the lock made a key that snapshot does not hold. Read it again now.
+        wrapped = UNREAD
     try:
         secret = (
             vault.secret(session, keys, key_id)

@@ -13,6 +13,8 @@ tests also hold that a transaction is still one, and that its wait stays its own
 from __future__ import annotations
 
 import tempfile
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -230,6 +232,70 @@ def test_the_claim_locks_the_conversation_as_lock_conversation_does(
     # A redelivery: nothing claimed, nothing locked.
     with database.transaction() as session:
         assert repo.claim_event(session, keyring, "event-2", NOW, USER, lock=True) is None
+
+
+def _until_waiting_for_a_lock(database: Database) -> None:
+    """Until another transaction waits for a row lock (PostgreSQL); SQLite's second
+    writer waits for its turn before its transaction begins, so a moment does."""
+    if database.engine.dialect.name != "postgresql":
+        time.sleep(0.3)
+        return
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with database.engine.connect() as connection:
+            if connection.execute(waiting).scalar():
+                return
+        time.sleep(0.01)
+    raise AssertionError("the second step never waited for the lock")
+
+
+@pytest.mark.parametrize("with_claim", [False, True], ids=["lock_conversation", "claim_and_lock"])
+def test_a_step_that_waited_for_the_reporters_lock_opens_the_state_the_step_before_kept(
+    database: Database, keys: Any, with_claim: bool
+) -> None:
+    # Two events of one reporter at once (a photo album, a double tap): the second waits
+    # for the first's lock, then must open the state the first kept, under the key the
+    # first made after the second's statement began. Reading that key with the locked
+    # row, in the same statement, found nothing: the draft was taken for unreadable and
+    # the form started afresh.
+    keyring = keys.material.keyring()
+    later = NOW + timedelta(hours=1)
+    with database.transaction() as session:
+        held = repo.lock_conversation(session, keyring, USER, NOW)
+        repo.save_conversation(session, keyring, held, {"step": 1}, later)
+    holding, release = threading.Event(), threading.Event()
+    seen: dict[str, Any] = {}
+
+    def first() -> None:
+        with database.transaction() as session:
+            held = repo.lock_conversation(session, keyring, USER, NOW)
+            repo.save_conversation(session, keyring, held, {"step": 2}, later)
+            holding.set()
+            release.wait(10)
+
+    def second() -> None:
+        with database.transaction() as session:
+            claim = repo.claim_event(session, keyring, "event-2", NOW, USER, lock=with_claim)
+            assert claim is not None
+            held = claim.held or repo.lock_conversation(session, keyring, USER, NOW)
+            seen["state"] = held.state
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert holding.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    try:
+        _until_waiting_for_a_lock(database)
+    finally:
+        release.set()
+        one.join(10)
+        two.join(10)
+    assert seen["state"] == {"step": 2}
 
 
 def test_a_staff_members_claim_leaves_no_conversation(database: Database, keys: Any) -> None:
