@@ -15,6 +15,9 @@ Each lever is measured alone, in this process, against what it replaced:
 - a signed webhook request with no events, through Flask's request handling (a route of
   its own calling the same code) and as ``bot.webhook.Webhook`` answers it, in front of
   Flask: the request around the events;
+- a reply's body made at the send: the whole body serialised there, as the sender did
+  before, and the reply token spliced around the messages serialised when they were
+  queued (``bot.line``), for the form's first question;
 - an empty write transaction as the webhook opens one (``Database.transaction`` with a
   wait), on SQLite and, with ``--database URL``, on PostgreSQL: what every event pays
   before its first statement and after its last.
@@ -34,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +46,12 @@ import requests
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+import handlers
 from bench import free_port
 from bench.load import build_event, sign
+from bot import line
+from handlers.messages import wire_json
+from handlers.model import Context, Incoming
 
 SECRET = "micro-channel-secret-0123456789abcdef"  # noqa: S105 - local platform only
 TOKEN = "micro-access-token"  # noqa: S105 - local platform only
@@ -231,6 +239,21 @@ def webhook_request(folder: Path, count: int = 5000) -> dict[str, float]:
     return figures
 
 
+def reply_body(count: int = 20000) -> dict[str, float]:
+    turn = Context(now=datetime.now(UTC), lookup=lambda _token: None)
+    started = handlers.handle(None, Incoming(kind="message", text="แจ้งเบาะแส"), turn)
+    messages = list(started.replies)
+    fields = {"replyToken": secrets.token_hex(16)}
+    queued = wire_json(messages)
+    whole = {**fields, "messages": messages}
+    assert line._body(fields, queued) == wire_json(whole)
+    return {
+        "serialised at the send": cpu_us(lambda: wire_json(whole), count),
+        "queued bytes, token spliced": cpu_us(lambda: line._body(fields, queued), count),
+        "bytes": len(queued),
+    }
+
+
 def transactions(urls: list[str], count: int = 3000) -> dict[str, float]:
     from store import migrate
     from store.db import Database
@@ -263,6 +286,7 @@ def main() -> None:
         "read one text event, µs CPU": events(),
         "copy a conversation state, µs CPU": state_copy(),
         "signed webhook request with no events, µs CPU": webhook_request(folder),
+        "a reply's body at the send, µs CPU": reply_body(),
         "empty write transaction, µs CPU": transactions(urls),
     }
     print(json.dumps(report, indent=2, ensure_ascii=False))
