@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from store import repo
 from store.models import Attachment, Conversation
 from tests.conftest import Bot, Chat, Clock, texts_of
 from tests.test_report_end_to_end import photo_with_gps, thai_report_up_to_the_evidence_step
+from tests.test_round_trips import until_waiting_for_a_lock
 
 
 @pytest.fixture
@@ -101,3 +104,43 @@ def test_cancel_leaves_the_form_and_discards_its_evidence(bot: Bot, chat: Chat) 
     chat.choose("v=drop")
     assert _count(bot, Attachment) == 0
     assert _count(bot, Conversation) == 0
+
+
+def test_photos_sent_at_once_all_reach_the_draft(
+    bot: Bot, chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An album arrives as one event per photo, and LINE may deliver them side by side: the
+    # second waits for the reporter's lock while the first is written. It must then go on
+    # from the draft the first kept; on PostgreSQL it took that draft for unreadable and
+    # started the form afresh.
+    thai_report_up_to_the_evidence_step(chat)
+    written, go_on = threading.Event(), threading.Event()
+    real_save = repo.save_conversation
+
+    def first_waits(*args: Any, **kwargs: Any) -> Any:
+        saved = real_save(*args, **kwargs)
+        if not written.is_set():
+            written.set()
+            go_on.wait(5)
+        return saved
+
+    monkeypatch.setattr(repo, "save_conversation", first_waits)
+    statuses: list[int] = []
+    send = lambda: statuses.append(chat.user.send_image(photo_with_gps()))  # noqa: E731
+    first = threading.Thread(target=send)
+    first.start()
+    assert written.wait(10)
+    second = threading.Thread(target=send)
+    second.start()
+    try:
+        until_waiting_for_a_lock(bot.runtime.db)
+    finally:
+        go_on.set()
+        first.join(10)
+        second.join(10)
+    assert statuses == [200, 200]
+    bot.settle(record_now=True)
+    assert _count(bot, Attachment) == 2
+    received = texts_of(chat.new_messages())
+    assert "รายการที่ 1 " in received and "รายการที่ 2 " in received, received
+    assert chat.choose("v=done"), "the form goes on from the draft"

@@ -234,7 +234,7 @@ def test_the_claim_locks_the_conversation_as_lock_conversation_does(
         assert repo.claim_event(session, keyring, "event-2", NOW, USER, lock=True) is None
 
 
-def _until_waiting_for_a_lock(database: Database) -> None:
+def until_waiting_for_a_lock(database: Database) -> None:
     """Until another transaction waits for a row lock (PostgreSQL); SQLite's second
     writer waits for its turn before its transaction begins, so a moment does."""
     if database.engine.dialect.name != "postgresql":
@@ -290,7 +290,7 @@ def test_a_step_that_waited_for_the_reporters_lock_opens_the_state_the_step_befo
     two = threading.Thread(target=second)
     two.start()
     try:
-        _until_waiting_for_a_lock(database)
+        until_waiting_for_a_lock(database)
     finally:
         release.set()
         one.join(10)
