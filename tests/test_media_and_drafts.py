@@ -12,7 +12,7 @@ from store import repo
 from store.models import Attachment, Conversation
 from tests.conftest import Bot, Chat, Clock, texts_of
 from tests.test_report_end_to_end import photo_with_gps, thai_report_up_to_the_evidence_step
-from tests.test_round_trips import until_waiting_for_a_lock
+from tests.test_round_trips import one_waits_for_the_other
 
 
 @pytest.fixture
@@ -126,18 +126,11 @@ def test_photos_sent_at_once_all_reach_the_draft(
 
     monkeypatch.setattr(repo, "save_conversation", first_waits)
     statuses: list[int] = []
-    send = lambda: statuses.append(chat.user.send_image(photo_with_gps()))  # noqa: E731
-    first = threading.Thread(target=send)
-    first.start()
-    assert written.wait(10)
-    second = threading.Thread(target=send)
-    second.start()
-    try:
-        until_waiting_for_a_lock(bot.runtime.db)
-    finally:
-        go_on.set()
-        first.join(10)
-        second.join(10)
+
+    def send() -> None:
+        statuses.append(chat.user.send_image(photo_with_gps()))
+
+    one_waits_for_the_other(bot.runtime.db, send, send, written, go_on)
     assert statuses == [200, 200]
     bot.settle(record_now=True)
     assert _count(bot, Attachment) == 2

@@ -234,12 +234,34 @@ def test_the_claim_locks_the_conversation_as_lock_conversation_does(
         assert repo.claim_event(session, keyring, "event-2", NOW, USER, lock=True) is None
 
 
-def until_waiting_for_a_lock(database: Database) -> None:
-    """Until another transaction waits for a row lock (PostgreSQL); SQLite's second
-    writer waits for its turn before its transaction begins, so a moment does."""
-    if database.engine.dialect.name != "postgresql":
-        time.sleep(0.3)
-        return
+def one_waits_for_the_other(
+    database: Database,
+    first: Callable[[], None],
+    second: Callable[[], None],
+    holding: threading.Event,
+    release: threading.Event,
+) -> None:
+    """Run ``first`` until it holds a lock (it sets ``holding``, then waits for
+    ``release``), then ``second`` until it waits for that lock; then let both end.
+    SQLite's second writer waits for its turn before its transaction begins, so there a
+    moment stands for the wait."""
+    one, two = threading.Thread(target=first), threading.Thread(target=second)
+    one.start()
+    try:
+        assert holding.wait(10), "the first never took the lock"
+        two.start()
+        if database.engine.dialect.name == "postgresql":
+            _until_waiting_for_a_lock(database)
+        else:
+            time.sleep(0.3)
+    finally:
+        release.set()
+        one.join(10)
+        if two.ident is not None:
+            two.join(10)
+
+
+def _until_waiting_for_a_lock(database: Database) -> None:
     waiting = text(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE wait_event_type = 'Lock' AND datname = current_database()"
@@ -250,7 +272,7 @@ def until_waiting_for_a_lock(database: Database) -> None:
             if connection.execute(waiting).scalar():
                 return
         time.sleep(0.01)
-    raise AssertionError("the second step never waited for the lock")
+    raise AssertionError("the second never waited for the lock")
 
 
 @pytest.mark.parametrize("with_claim", [False, True], ids=["lock_conversation", "claim_and_lock"])
@@ -284,17 +306,7 @@ def test_a_step_that_waited_for_the_reporters_lock_opens_the_state_the_step_befo
             held = claim.held or repo.lock_conversation(session, keyring, USER, NOW)
             seen["state"] = held.state
 
-    one = threading.Thread(target=first)
-    one.start()
-    assert holding.wait(10)
-    two = threading.Thread(target=second)
-    two.start()
-    try:
-        until_waiting_for_a_lock(database)
-    finally:
-        release.set()
-        one.join(10)
-        two.join(10)
+    one_waits_for_the_other(database, first, second, holding, release)
     assert seen["state"] == {"step": 2}
 
 
