@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlalchemy import MetaData, create_engine, text
 import emulator
 from bot import create_app
 from bot.config import Settings, load_settings
-from bot.runtime import Runtime
+from bot.runtime import Runtime, build_runtime
 from bot.worker import Worker
 from emulator.client import Emulator, LineUser
 from emulator.server import EmulatorServer
@@ -214,6 +214,22 @@ def bot(
     yield running
     server.stop()
     running.runtime.close()
+
+
+@pytest.fixture
+def other_runtime(bot: Bot, clock: Clock) -> Iterator[Callable[[], Runtime]]:
+    """Runtimes of other processes on the bot's database (a second ``krasip worker``),
+    closed after the test: a sender's heartbeat left running holds a short write turn
+    every 2 s, and with it this process's collections, for the rest of the session."""
+    made: list[Runtime] = []
+
+    def make() -> Runtime:
+        made.append(build_runtime(bot.settings, clock))
+        return made[-1]
+
+    yield make
+    for runtime in made:
+        runtime.close()
 
 
 class Chat:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from bot.runtime import build_runtime
+from bot.runtime import Runtime
 from bot.worker import Worker
 from store import notices, repo
 from store.models import Case, DeadlineWarning
@@ -34,7 +35,9 @@ def _file_case(bot: Bot, now: datetime, token: str) -> int:
         ).case_id
 
 
-def test_sixty_days_of_deadline_warnings(bot: Bot, clock: Clock, new_chat: Any) -> None:
+def test_sixty_days_of_deadline_warnings(
+    bot: Bot, clock: Clock, new_chat: Any, other_runtime: Callable[[], Runtime]
+) -> None:
     officer = linked_staff(bot, new_chat, "deadlines", lang="en")
     start = clock()
     quiet = _file_case(bot, start, "AAAA-AAAA-AAAA-AAA1")
@@ -47,14 +50,14 @@ def test_sixty_days_of_deadline_warnings(bot: Bot, clock: Clock, new_chat: Any) 
         35: lambda s, at: notices.record_milestone(s, busy, "inquiry_started", at),
     }
     # Two workers at once, and on day 40 both restart: warnings live in the database.
-    workers = [Worker(bot.runtime), Worker(build_runtime(bot.settings, clock))]
+    workers = [Worker(bot.runtime), Worker(other_runtime())]
     for hour in range(1, 60 * 24 + 1):
         clock.advance(hours=1)
         if hour % 24 == 0 and hour // 24 in actions:
             with bot.runtime.db.transaction() as session:
                 actions[hour // 24](session, clock())
         if hour == 40 * 24:
-            workers = [Worker(bot.runtime), Worker(build_runtime(bot.settings, clock))]
+            workers = [Worker(bot.runtime), Worker(other_runtime())]
         for worker in workers:
             worker.run_once()
 

@@ -6,13 +6,14 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.notifications import Notifier
-from bot.runtime import build_runtime
+from bot.runtime import Runtime
 from bot.worker import Worker
 from emulator.client import LineUser
 from store import notices, outbox, repo
@@ -88,7 +89,7 @@ def _new_cases(bot: Bot) -> list[str]:
 
 
 def test_every_staff_notification_arrives_exactly_once_after_an_outage(
-    bot: Bot, line: Any, clock: Clock
+    bot: Bot, line: Any, clock: Clock, other_runtime: Callable[[], Runtime]
 ) -> None:
     phones = _link_staff(bot, line)
     # LINE is down for a long while: every push and multicast fails.
@@ -96,7 +97,7 @@ def test_every_staff_notification_arrives_exactly_once_after_an_outage(
     line.faults("/v2/bot/message/push", status=500, times=10**6)
     numbers = _new_cases(bot)
 
-    workers = [Worker(bot.runtime), Worker(build_runtime(bot.settings, clock))]
+    workers = [Worker(bot.runtime), Worker(other_runtime())]
     stop = threading.Event()
     errors: list[BaseException] = []
 
