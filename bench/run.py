@@ -6,6 +6,11 @@ gunicorn settings, and drives both with the same simulated reporters (see bench.
 With ``--floor``, (3) bench.floor_bot too: the leanest bot that keeps its events, and
 (4) the same keeping them as Krasip's design keeps them at rest ("sealed").
 With ``--cases N`` it first seeds N synthetic cases and times token lookups against them.
+With ``--pairs N`` it also runs each comparison the targets state (Krasip against the echo
+bot at the first latency; Krasip at the last latency against itself at the first) as N
+short pairs measured back to back, in the order A B, B A, A B …, so that a change in the
+machine's speed between two bots' runs weighs on both sides: each pair's ratio and the
+median are printed.
 Figures are printed as a table and as JSON (``--json`` writes them to a file too).
 """
 
@@ -17,13 +22,14 @@ import os
 import platform
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -556,8 +562,6 @@ def seed(database_url: str, keys: Any, count: int, folder: Path) -> tuple[list[s
 
 
 def _runtime(database_url: str, keys: Any, folder: Path) -> Any:
-    from dataclasses import replace
-
     from bot.config import load_settings
     from bot.runtime import build_runtime
 
@@ -654,12 +658,88 @@ def bench_database(spec: str, args: argparse.Namespace, report: dict[str, Any]) 
                     run = measure(target, latency, opts, rate)
                     run["database"] = label
                     report["runs"].append(run)
+        for first, second in comparisons(args):
+            report["pairs"].append(
+                alternate(
+                    label, first, second, args.pairs, replace(opts, duration=args.pair_duration)
+                )
+            )
         if sample:
             report["lookups"][label] = {"cases": args.cases, **time_lookups(
                 database_url, keys, sample
             )}  # fmt: skip
     finally:
         drop_database(spec)
+
+
+Side = tuple[str, int]  # a bot and the LINE latency it runs at
+
+
+def comparisons(args: argparse.Namespace) -> list[tuple[Side, Side]]:
+    """The comparisons issue 12's targets state, as (measured, against)."""
+    if not args.pairs:
+        return []
+    latencies = [int(x) for x in args.latency.split(",") if x.strip()]
+    first, last = latencies[0], latencies[-1]
+    found = [] if args.no_echo else [(("krasip", first), ("echo", first))]
+    if last != first:
+        found.append((("krasip", last), ("krasip", first)))
+    return found
+
+
+def alternate(label: str, first: Side, second: Side, count: int, opts: Options) -> dict[str, Any]:
+    """``count`` pairs of closed-loop runs back to back, first A then B, then B then A, and
+    so on, so a spell of the machine falls on both sides of a pair as often as not."""
+    pairs = []
+    for i in range(count):
+        order = (first, second) if i % 2 == 0 else (second, first)
+        runs = {}
+        for target, latency in order:
+            print(
+                f"{label}: pair {i + 1} of {count}, {target} at {latency} ms ...", file=sys.stderr
+            )
+            runs[(target, latency)] = measure(target, latency, opts)
+        pairs.append((runs[first], runs[second]))
+    return {"database": label, "measured": list(first), "against": list(second),
+            **pair_figures(pairs)}  # fmt: skip
+
+
+def pair_figures(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Each pair's throughput ratio (measured over against) and the median of them."""
+    ratios = [
+        round(a["events_per_s"] / b["events_per_s"], 3) if b["events_per_s"] else None
+        for a, b in pairs
+    ]
+    known = [r for r in ratios if r is not None]
+    return {
+        "ratios": ratios,
+        "median": round(statistics.median(known), 3) if known else None,
+        "events_per_s": [[a["events_per_s"], b["events_per_s"]] for a, b in pairs],
+        "web_cpu_ms_per_event": [
+            [a["cpu_ms_per_event"].get("web"), b["cpu_ms_per_event"].get("web")] for a, b in pairs
+        ],
+        "errors": sum(a["errors"] + b["errors"] for a, b in pairs),
+        "replies_missing": sum(a["replies_missing"] + b["replies_missing"] for a, b in pairs),
+    }
+
+
+def pairs_table(pairs: list[dict[str, Any]]) -> str:
+    lines = [
+        "| database | measured | against | pairs | ratio of each pair, in order | median "
+        "| events/s of each pair | web CPU ms/event of each pair |",
+        "|" + "---|" * 8,
+    ]
+    for p in pairs:
+        (bot, latency), (base, base_latency) = p["measured"], p["against"]
+        ratios = ", ".join("—" if r is None else f"{r:.2f}×" for r in p["ratios"])
+        median = "—" if p["median"] is None else f"**{p['median']:.2f}×**"
+        rates = ", ".join(f"{a} / {b}" for a, b in p["events_per_s"])
+        cpu = ", ".join(f"{a} / {b}" for a, b in p["web_cpu_ms_per_event"])
+        lines.append(
+            f"| {p['database']} | {bot} at {latency} ms | {base} at {base_latency} ms "
+            f"| {len(p['ratios'])} | {ratios} | {median} | {rates} | {cpu} |"
+        )
+    return "\n".join(lines)
 
 
 def _run_label(run: dict[str, Any]) -> str:
@@ -680,6 +760,9 @@ def markdown(report: dict[str, Any]) -> str:
         table(report["runs"]),
         "",
     ]
+    if report["pairs"]:
+        lines += ["Alternated pairs (A B, B A, …; each run closed loop):", "",
+                  pairs_table(report["pairs"]), ""]  # fmt: skip
     for label, lookups in report["lookups"].items():
         lines.append(f"With {lookups['cases']:,} cases on {label}: token lookup p50/p99 "
                      f"{lookups['token_lookup_ms']['p50']} / {lookups['token_lookup_ms']['p99']} "
@@ -729,6 +812,16 @@ def main(argv: list[str] | None = None) -> None:
         help="also run bench.floor_bot closed loop: one durable write per event and nothing "
         "else, then the same sealed as Krasip seals its rows (keyed hashes, vault keys)",
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        help="also measure Krasip against the echo bot (first latency) and Krasip at the last "
+        "latency against the first as this many alternated pairs of short runs",
+    )
+    parser.add_argument(
+        "--pair-duration", type=float, default=10, help="measured seconds per run of a pair"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--markdown", type=Path, help="also write them as Markdown (RESULTS.md)")
     args = parser.parse_args(argv)
@@ -747,11 +840,14 @@ def main(argv: list[str] | None = None) -> None:
         },
         "seed": {},
         "runs": [],
+        "pairs": [],
         "lookups": {},
     }
     for spec in args.database or ["sqlite"]:
         bench_database(spec, args, report)
     print(table(report["runs"]))
+    if report["pairs"]:
+        print(pairs_table(report["pairs"]))
     for label, lookups in report["lookups"].items():
         print(f"lookups ({label}):", json.dumps(lookups, ensure_ascii=False))
     print(json.dumps(report, indent=2, ensure_ascii=False))
