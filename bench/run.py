@@ -7,7 +7,8 @@ With ``--floor``, (3) bench.floor_bot too: the leanest bot that keeps its events
 (4) the same keeping them as Krasip's design keeps them at rest ("sealed").
 With ``--cases N`` it first seeds N synthetic cases and times token lookups against them.
 With ``--pairs N`` it also runs each comparison the targets state (Krasip against the echo
-bot at the first latency; Krasip at the last latency against itself at the first) as N
+bot at the first latency; Krasip at the last latency against itself at the first; with
+``--floor``, the sealed floor against the echo bot at the first latency) as N
 short pairs measured back to back, in the order A B, B A, A B …, so that a change in the
 machine's speed between two bots' runs weighs on both sides: each pair's ratio and the
 median are printed.
@@ -682,6 +683,9 @@ def comparisons(args: argparse.Namespace) -> list[tuple[Side, Side]]:
     latencies = [int(x) for x in args.latency.split(",") if x.strip()]
     first, last = latencies[0], latencies[-1]
     found = [] if args.no_echo else [(("krasip", first), ("echo", first))]
+    if args.floor and not args.no_echo:
+        # What the ratio targets sit against: a bot keeping what Krasip keeps, with no form.
+        found.append((("sealed", first), ("echo", first)))
     if last != first:
         found.append((("krasip", last), ("krasip", first)))
     return found
@@ -816,8 +820,9 @@ def main(argv: list[str] | None = None) -> None:
         "--pairs",
         type=int,
         default=0,
-        help="also measure Krasip against the echo bot (first latency) and Krasip at the last "
-        "latency against the first as this many alternated pairs of short runs",
+        help="also measure Krasip against the echo bot (first latency), Krasip at the last "
+        "latency against the first and, with --floor, the sealed floor against the echo bot, "
+        "as this many alternated pairs of short runs",
     )
     parser.add_argument(
         "--pair-duration", type=float, default=10, help="measured seconds per run of a pair"

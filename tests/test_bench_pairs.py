@@ -15,8 +15,10 @@ from bench.run import comparisons, pair_figures
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _args(latency: str, pairs: int = 3, no_echo: bool = False) -> argparse.Namespace:
-    return argparse.Namespace(latency=latency, pairs=pairs, no_echo=no_echo)
+def _args(
+    latency: str, pairs: int = 3, no_echo: bool = False, floor: bool = False
+) -> argparse.Namespace:
+    return argparse.Namespace(latency=latency, pairs=pairs, no_echo=no_echo, floor=floor)
 
 
 def test_the_pairs_are_the_comparisons_the_targets_state() -> None:
@@ -27,6 +29,13 @@ def test_the_pairs_are_the_comparisons_the_targets_state() -> None:
     assert comparisons(_args("0,100", no_echo=True)) == [(("krasip", 100), ("krasip", 0))]
     assert comparisons(_args("0")) == [(("krasip", 0), ("echo", 0))]
     assert comparisons(_args("0,100", pairs=0)) == []
+    # With the floor, the ceiling the ratio targets sit against is paired too.
+    assert comparisons(_args("0,100", floor=True)) == [
+        (("krasip", 0), ("echo", 0)),
+        (("sealed", 0), ("echo", 0)),
+        (("krasip", 100), ("krasip", 0)),
+    ]
+    assert comparisons(_args("0", no_echo=True, floor=True)) == []
 
 
 def _run(events_per_s: float, web: float) -> dict[str, object]:
