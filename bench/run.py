@@ -830,6 +830,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--markdown", type=Path, help="also write them as Markdown (RESULTS.md)")
     args = parser.parse_args(argv)
+    if args.pairs < 0:
+        parser.error("--pairs must be 0 or more")
+    if args.pair_duration <= 0:
+        parser.error("--pair-duration must be more than 0 seconds")
     given = " ".join(argv if argv is not None else sys.argv[1:])
     # A database URL may carry a password: never write it into the results.
     command = "python -m bench " + re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", given)

@@ -61,6 +61,18 @@ def test_each_pair_gives_its_own_ratio_and_the_median_ignores_an_empty_run() -> 
     assert figures["web_cpu_ms_per_event"][0] == [3.0, 2.0]
 
 
+def test_a_pair_count_or_length_that_cannot_be_measured_is_refused_before_any_run() -> None:
+    for wrong, said in (("--pairs=-1", "--pairs must be 0 or more"),
+                        ("--pair-duration=0", "--pair-duration must be more than 0")):  # fmt: skip
+        done = subprocess.run(  # noqa: S603 - our own module
+            [sys.executable, "-m", "bench", "--database", "sqlite", wrong],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2
+        assert said in done.stderr
+        assert "krasip at" not in done.stderr  # no run started
+
+
 def test_the_benchmark_alternates_the_bots_of_a_pair(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     done = subprocess.run(  # noqa: S603 - our own module
