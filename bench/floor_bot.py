@@ -19,6 +19,13 @@ under a fresh vault key each step and the old key destroyed, the reply kept in a
 row sealed under a key of its own, and once delivered the row emptied and its key
 destroyed. Still no conversation and no ORM: what is left between it and Krasip is the
 form itself and how Krasip is written.
+
+With FLOOR_REPLIES set too (``python -m bench --floor``'s third floor, "replay"), the
+sealed floor answers with Krasip's own replies to the same conversation, read from that
+JSON file (``bench.replies``) by the conversation's first words, kept in the sealed
+state, and by what the event said. LINE's platform and the simulated reporters then do
+for it what they do for Krasip, on the same two cores: it is the most a bot could make
+that keeps what Krasip keeps and sends what Krasip sends, with the form's work left out.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -56,6 +64,11 @@ _sealed = os.environ.get("FLOOR_SEALED") == "1"
 # As Krasip's keys, not interchangeable with them: the cost is what is measured here.
 _pepper = hashlib.sha256(b"floor pepper" + _secret).digest()
 _data_key = AESGCM(hashlib.sha256(b"floor data key" + _secret).digest())
+_replies: dict[str, dict[str, list[Any]]] | None = (
+    json.loads(Path(os.environ["FLOOR_REPLIES"]).read_text(encoding="utf-8"))
+    if _sealed and os.environ.get("FLOOR_REPLIES")
+    else None
+)
 
 
 class _Store:
@@ -125,10 +138,11 @@ class _Store:
         )
         connection.commit()
 
-    def keep_sealed(self, event: dict[str, Any], text: str, body: bytes) -> tuple[int, int]:
+    def keep_sealed(self, event: dict[str, Any], text: str) -> tuple[tuple[int, int], bytes]:
         """The event claimed, the state opened and sealed again, the reply in the outbox;
-        returns the outbox row and its key. On PostgreSQL in three round trips, as few as
-        the plain floor's: the claim rides on the read, and the writes go in one statement."""
+        returns the outbox row and its key, and the reply's body. On PostgreSQL in three
+        round trips, as few as the plain floor's: the claim rides on the read, and the
+        writes go in one statement."""
         connection = self.connection()
         day = _digest(_day_pepper(), "event", event["webhookEventId"])
         chat = _digest(_day_pepper(), "chat", event["source"]["userId"])
@@ -144,6 +158,16 @@ class _Store:
             state = json.loads(_open(AESGCM(secret), row[1], "chat"))
         state["steps"] += 1
         state["last"] = text
+        if _replies is not None:
+            state.setdefault("first", text)  # which conversation: Krasip's replies depend on it
+        messages = _messages(text, state.get("first", text))
+        if messages is None:
+            if _sqlite:
+                connection.execute("ROLLBACK")
+            else:
+                connection.rollback()
+            abort(500)  # not Krasip's conversation: counted as an error, never made cheaper
+        body = _body(event["replyToken"], messages)
         state_key, reply_key = _RowKey(), _RowKey()
         values = {
             "chat": chat,
@@ -158,7 +182,7 @@ class _Store:
             values |= {"state_wrapped": state_key.wrapped, "reply_wrapped": reply_key.wrapped}
             (outbox_id,) = connection.execute(_KEEP_POSTGRES, values).fetchone()
             connection.commit()
-            return outbox_id, reply_key.id
+            return (outbox_id, reply_key.id), body
         connection.executemany(
             "INSERT INTO floor_key VALUES (?, ?)",
             [(state_key.id, state_key.wrapped), (reply_key.id, reply_key.wrapped)],
@@ -174,7 +198,7 @@ class _Store:
             values,
         ).fetchone()
         connection.execute("COMMIT")
-        return outbox_id, reply_key.id
+        return (outbox_id, reply_key.id), body
 
     def mark_sealed_sent(self, rows: list[tuple[int, int]]) -> None:
         """Delivered: the outbox rows emptied and their keys destroyed."""
@@ -354,14 +378,28 @@ def callback() -> str:
             text = event["postback"]["data"]
         else:
             continue
-        reply = {"replyToken": event["replyToken"], "messages": [{"type": "text", "text": text}]}
-        body = json.dumps(reply, ensure_ascii=False).encode()
         if _sealed:
-            _sender().send(_store.keep_sealed(event, text, body), body)
+            _sender().send(*_store.keep_sealed(event, text))
             continue
         _store.keep(event)
-        _sender().send(event["webhookEventId"], body)
+        _sender().send(event["webhookEventId"], _body(event["replyToken"], _echo(text)))
     return "OK"
+
+
+def _echo(text: str) -> list[Any]:
+    return [{"type": "text", "text": text}]
+
+
+def _messages(text: str, first: str) -> list[Any] | None:
+    """The echo, or with FLOOR_REPLIES what Krasip answered to ``text`` in the
+    conversation that began with ``first`` (None: Krasip was never asked that)."""
+    if _replies is None:
+        return _echo(text)
+    return _replies.get(first, {}).get(text)
+
+
+def _body(reply_token: str, messages: list[Any]) -> bytes:
+    return json.dumps({"replyToken": reply_token, "messages": messages}, ensure_ascii=False).encode()
 
 
 @app.route("/healthz")

@@ -4,11 +4,14 @@ For every LINE latency asked for, it starts a fresh emulator (its own process), 
 (1) Krasip under gunicorn plus one `krasip worker`, and (2) the echo bot under the same
 gunicorn settings, and drives both with the same simulated reporters (see bench.load).
 With ``--floor``, (3) bench.floor_bot too: the leanest bot that keeps its events, and
-(4) the same keeping them as Krasip's design keeps them at rest ("sealed").
+(4) the same keeping them as Krasip's design keeps them at rest ("sealed"), and (5) the
+sealed floor answering with Krasip's own replies to the same conversation ("replay", with
+the status lookups Krasip gets), so LINE's platform and the reporters work for it as for
+Krasip: the most a bot that keeps what Krasip keeps and sends what it sends could make.
 With ``--cases N`` it first seeds N synthetic cases and times token lookups against them.
 With ``--pairs N`` it also runs each comparison the targets state (Krasip against the echo
 bot at the first latency; Krasip at the last latency against itself at the first; with
-``--floor``, the sealed floor against the echo bot at the first latency) as N
+``--floor``, the sealed floor and the replay against the echo bot at the first latency) as N
 short pairs measured back to back, in the order A B, B A, A B …, so that a change in the
 machine's speed between two bots' runs weighs on both sides: each pair's ratio and the
 median are printed.
@@ -51,7 +54,9 @@ APPS = {
     "echo": "bench.echo_bot:app",
     "floor": "bench.floor_bot:app",
     "sealed": "bench.floor_bot:app",  # with FLOOR_SEALED=1: the floor keeping Krasip's promises
+    "replay": "bench.floor_bot:app",  # sealed, with FLOOR_REPLIES: sending Krasip's replies
 }
+CONVERSING = ("krasip", "replay")  # bots whose reporters send the receipt's token back
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -251,6 +256,7 @@ class Options:
     postgres: bool
     lookups: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    replies: Path | None = None  # Krasip's replies for the replay floor (bench.replies)
 
 
 def measure(
@@ -258,6 +264,8 @@ def measure(
 ) -> dict[str, Any]:
     """Start a fresh emulator and ``target`` (a key of ``APPS``), drive it, measure;
     with ``rate``, the reporters are paced to that many events per second together."""
+    if target == "replay" and opts.replies is None:
+        raise ValueError("the replay floor needs Krasip's replies (bench.replies)")
     fleet = Fleet(opts.folder)
     line_port, bot_port = free_port(), free_port()
     line_url = f"http://127.0.0.1:{line_port}"
@@ -277,7 +285,8 @@ def measure(
         "KRASIP_LOOKUP_PEPPER": opts.keys.pepper,
         **({"KRASIP_SENDER_THREADS": str(opts.sender_threads)} if opts.sender_threads else {}),
         **opts.extra_env,
-        **({"FLOOR_SEALED": "1"} if target == "sealed" else {}),
+        **({"FLOOR_SEALED": "1"} if target in ("sealed", "replay") else {}),
+        **({"FLOOR_REPLIES": str(opts.replies)} if target == "replay" else {}),
     }
     gunicorn = [
         sys.executable, "-m", "gunicorn",
@@ -314,7 +323,7 @@ def measure(
             channel_secret=CHANNEL_SECRET,
             reporters=opts.reporters,
             duration=opts.duration + opts.warmup,
-            lookups=opts.lookups and target == "krasip",
+            lookups=opts.lookups and target in CONVERSING,
             rate=rate,
         )
         monitor.end()
@@ -618,6 +627,7 @@ def after_bulk_load(database_url: str) -> None:
 
 
 def bench_database(spec: str, args: argparse.Namespace, report: dict[str, Any]) -> None:
+    from bench.replies import record as record_replies
     from store import migrate
     from store.keys import generate_keys
 
@@ -637,11 +647,15 @@ def bench_database(spec: str, args: argparse.Namespace, report: dict[str, Any]) 
             duration=args.duration, warmup=args.warmup, sender_threads=args.sender_threads,
             folder=folder, database_url=database_url, keys=keys, postgres=postgres,
         )  # fmt: skip
+        if args.floor:
+            print(f"{label}: recording Krasip's replies for the replay floor ...", file=sys.stderr)
+            opts = replace(opts, replies=folder / "replies.json")
+            opts.replies.write_text(json.dumps(record_replies(), ensure_ascii=False))
         for latency in [int(x) for x in args.latency.split(",") if x.strip()]:
             targets = (
                 ["krasip"]
                 + ([] if args.no_echo else ["echo"])
-                + (["floor", "sealed"] if args.floor else [])
+                + (["floor", "sealed", "replay"] if args.floor else [])
             )
             for target in targets:
                 print(f"{label}: {target} at {latency} ms LINE latency ...", file=sys.stderr)
@@ -686,6 +700,7 @@ def comparisons(args: argparse.Namespace) -> list[tuple[Side, Side]]:
     if args.floor and not args.no_echo:
         # What the ratio targets sit against: a bot keeping what Krasip keeps, with no form.
         found.append((("sealed", first), ("echo", first)))
+        found.append((("replay", first), ("echo", first)))
     if last != first:
         found.append((("krasip", last), ("krasip", first)))
     return found
@@ -814,15 +829,16 @@ def main(argv: list[str] | None = None) -> None:
         "--floor",
         action="store_true",
         help="also run bench.floor_bot closed loop: one durable write per event and nothing "
-        "else, then the same sealed as Krasip seals its rows (keyed hashes, vault keys)",
+        "else, then the same sealed as Krasip seals its rows (keyed hashes, vault keys), "
+        "then sealed and answering with Krasip's own replies (replay)",
     )
     parser.add_argument(
         "--pairs",
         type=int,
         default=0,
         help="also measure Krasip against the echo bot (first latency), Krasip at the last "
-        "latency against the first and, with --floor, the sealed floor against the echo bot, "
-        "as this many alternated pairs of short runs",
+        "latency against the first and, with --floor, the sealed floor and the replay against "
+        "the echo bot, as this many alternated pairs of short runs",
     )
     parser.add_argument(
         "--pair-duration", type=float, default=10, help="measured seconds per run of a pair"

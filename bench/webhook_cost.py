@@ -43,6 +43,8 @@ import requests
 from bench import free_port
 from bench.load import LOOKUP, SCRIPTS, TOKEN_RE, build_event, sign
 from bench.run import seed
+from flask import Flask
+
 from bot import create_app
 from bot.config import load_settings
 from bot.outbox import Dispatcher
@@ -191,6 +193,52 @@ class Profiler:
         return out.getvalue()
 
 
+def krasip_app(folder: Path, url: str, material: Any, platform: Platform) -> Flask:
+    """Krasip's web app in this process on ``url``, sending to ``platform``."""
+    settings = load_settings(
+        environ={},
+        overrides={
+            "env": "development",
+            "instance_path": folder,
+            "keys": material,
+            "line_channel_secret": SECRET,
+            "line_channel_access_token": ACCESS_TOKEN,
+            "line_api_base_url": platform.url,
+            "line_data_api_base_url": platform.url,
+        },
+    )
+    migrate.upgrade(url)
+    return create_app(replace(settings, database_url=url))
+
+
+class Stepper:
+    """Sends one signed event into the webhook through the Flask test client and waits for
+    the reply to reach the platform."""
+
+    def __init__(
+        self, app: Flask, platform: Platform, wrap: Callable[..., Any] | None = None
+    ) -> None:
+        client = app.test_client()
+        self.post = wrap(client.post) if wrap else client.post
+        self.platform = platform
+
+    def __call__(
+        self, user_id: str, kind: str, value: str, token: str
+    ) -> tuple[float, list[dict[str, Any]]]:
+        event = build_event(user_id, kind, value, token)
+        body = json.dumps({"destination": "U0", "events": [event]}, ensure_ascii=False).encode()
+        started = time.perf_counter()
+        response = self.post(
+            "/callback",
+            data=body,
+            headers={"X-Line-Signature": sign(SECRET, body), "Content-Type": "application/json"},
+        )
+        webhook = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"webhook answered {response.status_code}")
+        return webhook, self.platform.wait(token)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=20, help="per round")
@@ -207,38 +255,9 @@ def main() -> None:
         migrate.upgrade(url)
         seed(url, material, args.cases, folder)
     platform = Platform()
-    settings = load_settings(
-        environ={},
-        overrides={
-            "env": "development",
-            "instance_path": folder,
-            "keys": material,
-            "line_channel_secret": SECRET,
-            "line_channel_access_token": ACCESS_TOKEN,
-            "line_api_base_url": platform.url,
-            "line_data_api_base_url": platform.url,
-        },
-    )
-    settings = replace(settings, database_url=url)
-    migrate.upgrade(url)
-    app = create_app(settings)
-    client = app.test_client()
+    app = krasip_app(folder, url, material, platform)
     profiler = Profiler(app.extensions["krasip"].db.engine) if args.profile else None
-    post = profiler.wrap(client.post) if profiler else client.post
-
-    def step(user_id: str, kind: str, value: str, token: str) -> tuple[float, list[dict]]:
-        event = build_event(user_id, kind, value, token)
-        body = json.dumps({"destination": "U0", "events": [event]}, ensure_ascii=False).encode()
-        started = time.perf_counter()
-        response = post(
-            "/callback",
-            data=body,
-            headers={"X-Line-Signature": sign(SECRET, body), "Content-Type": "application/json"},
-        )
-        webhook = time.perf_counter() - started
-        if response.status_code != 200:
-            raise RuntimeError(f"webhook answered {response.status_code}")
-        return webhook, platform.wait(token)
+    step = Stepper(app, platform, profiler.wrap if profiler else None)
 
     cpu_per_event, webhook_ms = [], []
     by_kind: dict[str, list[float]] = {"step": [], "receipt": [], "lookup": []}
