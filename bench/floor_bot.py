@@ -399,7 +399,9 @@ def _messages(text: str, first: str) -> list[Any] | None:
 
 
 def _body(reply_token: str, messages: list[Any]) -> bytes:
-    return json.dumps({"replyToken": reply_token, "messages": messages}, ensure_ascii=False).encode()
+    return json.dumps(
+        {"replyToken": reply_token, "messages": messages}, ensure_ascii=False
+    ).encode()
 
 
 @app.route("/healthz")

@@ -34,7 +34,8 @@ def record() -> Replies:
     material = generate_keys(folder / "keys", "benchmark passphrase only")
     platform = Platform()
     try:
-        step = Stepper(krasip_app(folder, f"sqlite:///{folder / 'krasip.sqlite3'}", material, platform), platform)
+        app = krasip_app(folder, f"sqlite:///{folder / 'krasip.sqlite3'}", material, platform)
+        step = Stepper(app, platform)
         recorded: Replies = {}
         for script in SCRIPTS:
             user_id = "U" + secrets.token_hex(16)

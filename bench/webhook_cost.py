@@ -39,12 +39,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from flask import Flask
 
 from bench import free_port
 from bench.load import LOOKUP, SCRIPTS, TOKEN_RE, build_event, sign
 from bench.run import seed
-from flask import Flask
-
 from bot import create_app
 from bot.config import load_settings
 from bot.outbox import Dispatcher

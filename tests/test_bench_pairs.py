@@ -29,10 +29,11 @@ def test_the_pairs_are_the_comparisons_the_targets_state() -> None:
     assert comparisons(_args("0,100", no_echo=True)) == [(("krasip", 100), ("krasip", 0))]
     assert comparisons(_args("0")) == [(("krasip", 0), ("echo", 0))]
     assert comparisons(_args("0,100", pairs=0)) == []
-    # With the floor, the ceiling the ratio targets sit against is paired too.
+    # With the floor, the ceilings the ratio targets sit against are paired too.
     assert comparisons(_args("0,100", floor=True)) == [
         (("krasip", 0), ("echo", 0)),
         (("sealed", 0), ("echo", 0)),
+        (("replay", 0), ("echo", 0)),
         (("krasip", 100), ("krasip", 0)),
     ]
     assert comparisons(_args("0", no_echo=True, floor=True)) == []

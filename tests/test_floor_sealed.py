@@ -3,10 +3,12 @@
 It stands for Krasip's promises at rest in the comparison (issue 12): a reply comes back,
 no LINE identifier or message text is stored in the clear, and a delivered reply leaves
 neither its ciphertext nor its key behind, only the chat's current state and its key.
+The replay floor is the same bot answering with Krasip's own replies (`bench.replies`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +22,8 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bench import free_port
+from bench.load import SCRIPTS, TOKEN_RE
+from bench.replies import record
 from emulator.client import Emulator, LineUser
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
 
@@ -30,6 +34,27 @@ SAID = "the floor must not keep this text"
 @pytest.fixture
 def floor(database_url: str, line: Emulator) -> Iterator[str]:
     """The sealed floor on the suite's database (SQLite, or PostgreSQL in CI)."""
+    yield from _serve(database_url, line, {})
+
+
+# Made-up replies for two conversations that share a postback, as Krasip's two scripts do.
+REPLIES = {
+    "hello": {"hello": [{"type": "text", "text": "A"}], "s=ok": [{"type": "text", "text": "B"}]},
+    "hi": {
+        "hi": [{"type": "text", "text": "C"}],
+        "s=ok": [{"type": "text", "text": "D"}, {"type": "text", "text": "E"}],
+    },
+}
+
+
+@pytest.fixture
+def replay(database_url: str, line: Emulator, tmp_path: Path) -> Iterator[str]:
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(REPLIES))
+    yield from _serve(database_url, line, {"FLOOR_REPLIES": str(replies)})
+
+
+def _serve(database_url: str, line: Emulator, extra: dict[str, str]) -> Iterator[str]:
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(exist_ok=True)
     port = free_port()
@@ -41,6 +66,7 @@ def floor(database_url: str, line: Emulator) -> Iterator[str]:
         "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
         "LINE_API_BASE_URL": line.url,
         "FLOOR_SEALED": "1",
+        **extra,
     }
     server = subprocess.Popen(  # noqa: S603 - the benchmark's own bot
         [sys.executable, "-m", "gunicorn", "bench.floor_bot:app", "--workers", "1",
@@ -102,3 +128,53 @@ def test_the_sealed_floor_replies_and_keeps_nothing_in_the_clear(
         raw = database.read_bytes() + Path(f"{database}-wal").read_bytes()
         assert SAID.encode() not in raw
         assert user.user_id.encode() not in raw
+
+
+def test_the_replay_answers_each_conversation_with_its_own_replies(
+    replay: str, line: Emulator
+) -> None:
+    first, second = (LineUser(line.url, "U" + uuid.uuid4().hex) for _ in range(2))
+    assert first.say("hello") == 200
+    assert [m["message"]["text"] for m in first.wait_for_messages(1)] == ["A"]
+    assert second.say("hi") == 200
+    assert [m["message"]["text"] for m in second.wait_for_messages(1)] == ["C"]
+    # The same postback is answered as the conversation it is part of answers it.
+    assert first.tap("s=ok") == 200
+    assert [m["message"]["text"] for m in first.wait_for_messages(1)] == ["B"]
+    assert second.tap("s=ok") == 200
+    assert [m["message"]["text"] for m in second.wait_for_messages(2)] == ["D", "E"]
+    # Anything Krasip was never asked is an error the benchmark counts, and keeps nothing.
+    stranger = LineUser(line.url, "U" + uuid.uuid4().hex)
+    assert stranger.say("not in any script") == 500
+    assert first.say("hi") == 500
+    # ...and leaves no transaction open for the next event on the same connection.
+    assert second.say("hi") == 200
+    assert [m["message"]["text"] for m in second.wait_for_messages(1)] == ["C"]
+    engine = create_engine(replay)
+    try:
+        with engine.connect() as db:
+            events = db.scalar(text("SELECT count(*) FROM floor_event"))
+            chats = db.scalar(text("SELECT count(*) FROM floor_chat"))
+            queued = db.scalar(text("SELECT count(*) FROM floor_outbox"))
+    finally:
+        engine.dispose()
+    assert (events, chats, queued) == (5, 2, 5)
+    assert stranger.messages() == [] and len(first.messages()) == 2
+
+
+def test_krasips_replies_are_recorded_for_each_script_and_the_lookup() -> None:
+    recorded = record()
+    assert list(recorded) == [script[0][1] for script in SCRIPTS]
+    for script in SCRIPTS:
+        said = recorded[script[0][1]]
+        *steps, token = said
+        assert steps == [value for _, value in script]
+        # The receipt carries the token the lookup was recorded under.
+        receipt = said[script[-1][1]]
+        assert TOKEN_RE.fullmatch(token)
+        assert token in [m.get("text") for m in receipt]
+        assert all(said[value] for value in said)
+    # Each conversation's own language: the same postback, answered in Thai and in English.
+    thai, english = (recorded[script[0][1]]["s=intro&v=ok"] for script in SCRIPTS)
+    assert thai != english
+    assert any("\u0e00" <= ch <= "\u0e7f" for ch in json.dumps(thai, ensure_ascii=False))
