@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -163,7 +164,10 @@ def test_the_replay_answers_each_conversation_with_its_own_replies(
 
 
 def test_krasips_replies_are_recorded_for_each_script_and_the_lookup() -> None:
+    before = set(threading.enumerate())
     recorded = record()
+    # Krasip is closed after: none of its threads lives on in the load generator's process.
+    assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == []
     assert list(recorded) == [script[0][1] for script in SCRIPTS]
     for script in SCRIPTS:
         said = recorded[script[0][1]]
