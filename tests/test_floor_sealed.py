@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -22,9 +23,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from bench import free_port
+from bench import free_port, replies
 from bench.load import SCRIPTS, TOKEN_RE
-from bench.replies import record
 from emulator.client import Emulator, LineUser
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
 
@@ -163,11 +163,23 @@ def test_the_replay_answers_each_conversation_with_its_own_replies(
     assert stranger.messages() == [] and len(first.messages()) == 2
 
 
-def test_krasips_replies_are_recorded_for_each_script_and_the_lookup() -> None:
+def test_krasips_replies_are_recorded_for_each_script_and_the_lookup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = set(threading.enumerate())
-    recorded = record()
-    # Krasip is closed after: none of its threads lives on in the load generator's process.
+    folders = set(Path(tempfile.gettempdir()).glob("krasip-replies-*"))
+    replies.main([str(tmp_path / "replies.json")])
+    # Krasip is closed after: none of its threads lives on in the load generator's process,
+    # and nothing of its register is left behind.
     assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == []
+    assert set(Path(tempfile.gettempdir()).glob("krasip-replies-*")) == folders
+    recorded = json.loads((tmp_path / "replies.json").read_text(encoding="utf-8"))
+    # What each conversation's replies weigh, as RESULTS quotes it.
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == replies.sizes(recorded)
+    assert [line.split(":")[0] for line in printed] == [script[0][1] for script in SCRIPTS]
+    counts = [int(line.split(": ")[1].split(" ")[0]) for line in printed]
+    assert counts == [len(script) + 1 for script in SCRIPTS]
     assert list(recorded) == [script[0][1] for script in SCRIPTS]
     for script in SCRIPTS:
         said = recorded[script[0][1]]
