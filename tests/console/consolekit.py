@@ -47,6 +47,7 @@ class Console:
         self.bot = bot
         self.client = bot.app.test_client()
         self.token = ""
+        self.last_code: str | None = None  # the TOTP code the last log-in was let in with
 
     def get(self, path: str, **kwargs: Any) -> Any:
         response = self.client.get(path, **kwargs)
@@ -71,9 +72,8 @@ class Console:
             self.get("/console/login/totp")
             # A TOTP step is accepted once: move to a fresh step for every log-in.
             self.bot.runtime.clock.advance(seconds=30)
-            response = self.post(
-                "/console/login/totp", {"code": account.code(self.bot.runtime.clock())}
-            )
+            self.last_code = account.code(self.bot.runtime.clock())
+            response = self.post("/console/login/totp", {"code": self.last_code})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         assert response.headers["Location"].endswith("/console/cases")
         self.get("/console/cases")  # a new session: a new CSRF token
