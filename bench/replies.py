@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.load import LOOKUP, SCRIPTS, TOKEN_RE
 from bench.webhook_cost import Platform, Stepper, krasip_app
+from handlers.messages import wire_json
 from store.keys import generate_keys
 
 Replies = dict[str, dict[str, list[dict[str, Any]]]]
@@ -69,7 +70,7 @@ def sizes(recorded: Replies) -> list[str]:
     """What the replies of each conversation weigh: the messages as LINE gets them."""
     lines = []
     for first, said in recorded.items():
-        weights = [len(json.dumps(m, ensure_ascii=False).encode()) for m in said.values()]
+        weights = [len(wire_json(m)) for m in said.values()]
         lines.append(
             f"{first}: {len(weights)} replies, {min(weights):,}–{max(weights):,} bytes of "
             f"messages, {sum(weights) / len(weights):,.0f} on average"

@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 from bench import free_port, replies
 from bench.load import SCRIPTS, TOKEN_RE
 from emulator.client import Emulator, LineUser
+from handlers.messages import wire_json
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,6 +178,9 @@ def test_krasips_replies_are_recorded_for_each_script_and_the_lookup(
     # What each conversation's replies weigh, as RESULTS quotes it.
     printed = capsys.readouterr().out.splitlines()
     assert printed == replies.sizes(recorded)
+    # Weighed as the gateway sends them: compact UTF-8 JSON, Thai unescaped.
+    review = max(recorded[SCRIPTS[0][0][1]].values(), key=lambda m: len(wire_json(m)))
+    assert f"{len(wire_json(review)):,} bytes of messages" in printed[0]
     assert [line.split(":")[0] for line in printed] == [script[0][1] for script in SCRIPTS]
     counts = [int(line.split(": ")[1].split(" ")[0]) for line in printed]
     assert counts == [len(script) + 1 for script in SCRIPTS]
