@@ -259,18 +259,9 @@ class Options:
     replies: Path | None = None  # Krasip's replies for the replay floor (bench.replies)
 
 
-def measure(
-    target: str, latency_ms: int, opts: Options, rate: float | None = None
-) -> dict[str, Any]:
-    """Start a fresh emulator and ``target`` (a key of ``APPS``), drive it, measure;
-    with ``rate``, the reporters are paced to that many events per second together."""
-    if target == "replay" and opts.replies is None:
-        raise ValueError("the replay floor needs Krasip's replies (bench.replies)")
-    fleet = Fleet(opts.folder)
-    line_port, bot_port = free_port(), free_port()
-    line_url = f"http://127.0.0.1:{line_port}"
-    bot_url = f"http://127.0.0.1:{bot_port}"
-    env = {
+def bot_env(target: str, opts: Options, line_url: str) -> dict[str, str]:
+    """The environment ``target``'s web process (and Krasip's worker) runs with."""
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "KRASIP_ENV": "development",
@@ -288,12 +279,30 @@ def measure(
         **({"FLOOR_SEALED": "1"} if target in ("sealed", "replay") else {}),
         **({"FLOOR_REPLIES": str(opts.replies)} if target == "replay" else {}),
     }
-    gunicorn = [
+
+
+def gunicorn_command(target: str, opts: Options, bot_port: int) -> list[str]:
+    return [
         sys.executable, "-m", "gunicorn",
         APPS[target],
         "--workers", str(opts.workers), "--threads", str(opts.threads),
         "--bind", f"127.0.0.1:{bot_port}", "--backlog", "2048", "--log-level", "warning",
     ]  # fmt: skip
+
+
+def measure(
+    target: str, latency_ms: int, opts: Options, rate: float | None = None
+) -> dict[str, Any]:
+    """Start a fresh emulator and ``target`` (a key of ``APPS``), drive it, measure;
+    with ``rate``, the reporters are paced to that many events per second together."""
+    if target == "replay" and opts.replies is None:
+        raise ValueError("the replay floor needs Krasip's replies (bench.replies)")
+    fleet = Fleet(opts.folder)
+    line_port, bot_port = free_port(), free_port()
+    line_url = f"http://127.0.0.1:{line_port}"
+    bot_url = f"http://127.0.0.1:{bot_port}"
+    env = bot_env(target, opts, line_url)
+    gunicorn = gunicorn_command(target, opts, bot_port)
     try:
         line = fleet.start(
             f"line-{target}-{latency_ms}",
