@@ -47,15 +47,16 @@ from bench import callgrind_hooks as hooks
 from bench import free_port
 from bench.load import LOOKUP, SCRIPTS, TOKEN_RE, build_event, sign
 from bench.run import (
-    ACCESS_TOKEN,
     CHANNEL_SECRET,
     CONVERSING,
+    KRASIP_WORKER,
     Fleet,
     Options,
     bot_env,
     drop_database,
     gunicorn_command,
     prepare_database,
+    start_platform,
     wait_http,
 )
 
@@ -208,13 +209,7 @@ def count_bot(
         f"--callgrind-out-file={out}.%p",
     ]  # fmt: skip
     try:
-        fleet.start(
-            f"line-{target}",
-            [sys.executable, "-m", "bench.line_platform", "--port", str(line_port),
-             "--channel-secret", CHANNEL_SECRET, "--access-token", ACCESS_TOKEN],
-            env,
-        )  # fmt: skip
-        wait_http(line_url + "/_emulator/config", fleet)
+        start_platform(fleet, f"line-{target}", line_port, env)
         # Slow under valgrind: gunicorn must not take the worker for a hung one.
         gunicorn = [
             *gunicorn_command(target, opts, bot_port),
@@ -222,8 +217,7 @@ def count_bot(
         ]  # fmt: skip
         web = fleet.start(f"{target}-web", [*valgrind, *gunicorn], env)
         if target == "krasip":
-            worker = [sys.executable, "-c", "from bot.cli import main; main()", "worker"]
-            fleet.start("krasip-worker", worker, env)
+            fleet.start("krasip-worker", KRASIP_WORKER, env)
         wait_http(bot_url + "/healthz", fleet, timeout=600)
         workers = psutil.Process(web.popen.pid).children()
         if len(workers) != 1:

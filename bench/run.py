@@ -290,6 +290,21 @@ def gunicorn_command(target: str, opts: Options, bot_port: int) -> list[str]:
     ]  # fmt: skip
 
 
+KRASIP_WORKER = [sys.executable, "-c", "from bot.cli import main; main()", "worker"]
+
+
+def start_platform(fleet: Fleet, name: str, port: int, env: dict[str, str]) -> Proc:
+    """The benchmark's LINE platform (bench.line_platform) on ``port``, once it answers."""
+    line = fleet.start(
+        name,
+        [sys.executable, "-m", "bench.line_platform", "--port", str(port),
+         "--channel-secret", CHANNEL_SECRET, "--access-token", ACCESS_TOKEN],
+        env,
+    )  # fmt: skip
+    wait_http(f"http://127.0.0.1:{port}/_emulator/config", fleet)
+    return line
+
+
 def measure(
     target: str, latency_ms: int, opts: Options, rate: float | None = None
 ) -> dict[str, Any]:
@@ -304,22 +319,12 @@ def measure(
     env = bot_env(target, opts, line_url)
     gunicorn = gunicorn_command(target, opts, bot_port)
     try:
-        line = fleet.start(
-            f"line-{target}-{latency_ms}",
-            [sys.executable, "-m", "bench.line_platform", "--port", str(line_port),
-             "--channel-secret", CHANNEL_SECRET, "--access-token", ACCESS_TOKEN],
-            env,
-        )  # fmt: skip
-        wait_http(line_url + "/_emulator/config", fleet)
+        line = start_platform(fleet, f"line-{target}-{latency_ms}", line_port, env)
         requests.post(line_url + "/_emulator/config", json={"latency_ms": latency_ms}, timeout=5)
         web = fleet.start(f"{target}-web-{latency_ms}", gunicorn, env)
         roots = {"emulator": line.popen.pid, "web": web.popen.pid}
         if target == "krasip":
-            worker = fleet.start(
-                f"krasip-worker-{latency_ms}",
-                [sys.executable, "-c", "from bot.cli import main; main()", "worker"],
-                env,
-            )
+            worker = fleet.start(f"krasip-worker-{latency_ms}", KRASIP_WORKER, env)
             roots["worker"] = worker.popen.pid
         wait_http(bot_url + "/healthz", fleet)
         extra: dict[str, Processes] = {"postgres": postgres_processes} if opts.postgres else {}
