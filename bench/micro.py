@@ -20,7 +20,9 @@ Each lever is measured alone, in this process, against what it replaced:
   queued (``bot.line``), for the form's first question;
 - an empty write transaction as the webhook opens one (``Database.transaction`` with a
   wait), on SQLite and, with ``--database URL``, on PostgreSQL: what every event pays
-  before its first statement and after its last.
+  before its first statement and after its last;
+- a write turn that was not free, waited for in the kernel (``store.writers``): by a
+  thread started for the wait, as before issue 12's twenty-first round, and by a kept one.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import fcntl
 import json
 import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -272,6 +276,33 @@ def transactions(urls: list[str], count: int = 3000) -> dict[str, float]:
     return figures
 
 
+def turn_waits(folder: Path, count: int = 2000) -> dict[str, float]:
+    from store import writers
+
+    handle = writers._Handle(str(folder / "micro.sqlite3-writers"))
+
+    def thread_each() -> None:
+        got = threading.Event()
+
+        def wait_in_kernel() -> None:
+            fcntl.flock(handle.fd, fcntl.LOCK_EX)
+            got.set()
+
+        threading.Thread(target=wait_in_kernel, daemon=True).start()
+        got.wait(1.0)
+        fcntl.flock(handle.fd, fcntl.LOCK_UN)
+
+    def kept() -> None:
+        if not writers._wait_for(handle, 1.0):
+            raise RuntimeError("the turn did not come")
+        fcntl.flock(handle.fd, fcntl.LOCK_UN)
+
+    figures = {"a thread started for each wait": cpu_us(thread_each, count)}
+    figures["a kept thread (store.writers)"] = cpu_us(kept, count)
+    handle.close()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -288,6 +319,7 @@ def main() -> None:
         "signed webhook request with no events, µs CPU": webhook_request(folder),
         "a reply's body at the send, µs CPU": reply_body(),
         "empty write transaction, µs CPU": transactions(urls),
+        "a write turn waited for in the kernel, µs CPU": turn_waits(folder),
     }
     print(json.dumps(report, indent=2, ensure_ascii=False))
 

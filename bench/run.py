@@ -141,9 +141,10 @@ class Monitor(threading.Thread):
         self.roots = roots
         self.extra = extra
         self.peak_rss: dict[str, int] = {}
-        self.cpu_start: dict[str, float] = {}
-        self.cpu_seen: dict[str, float] = {}
-        self.cpu_end: dict[str, float] = {}
+        # (user + system, system) seconds: the kernel's share is printed too.
+        self.cpu_start: dict[str, tuple[float, float]] = {}
+        self.cpu_seen: dict[str, tuple[float, float]] = {}
+        self.cpu_end: dict[str, tuple[float, float]] = {}
         self.stopped = threading.Event()
 
     def _processes(self) -> dict[str, psutil.Process]:
@@ -161,12 +162,12 @@ class Monitor(threading.Thread):
                 found[f"{name}.{proc.pid}"] = proc
         return found
 
-    def _cpu(self) -> dict[str, float]:
+    def _cpu(self) -> dict[str, tuple[float, float]]:
         times = {}
         for name, proc in self._processes().items():
             try:
                 cpu = proc.cpu_times()
-                times[name] = cpu.user + cpu.system
+                times[name] = (cpu.user + cpu.system, cpu.system)
             except psutil.NoSuchProcess:
                 continue
         return times
@@ -184,7 +185,7 @@ class Monitor(threading.Thread):
                 except psutil.NoSuchProcess:
                     continue
                 self.peak_rss[name] = max(self.peak_rss.get(name, 0), rss)
-                self.cpu_seen[name] = cpu.user + cpu.system
+                self.cpu_seen[name] = (cpu.user + cpu.system, cpu.system)
             self.stopped.wait(0.5)
 
     def end(self) -> None:
@@ -195,8 +196,10 @@ class Monitor(threading.Thread):
     def figures(self) -> dict[str, dict[str, float]]:
         out = {}
         for name in sorted(self.cpu_end):
+            (cpu, system), (cpu_0, system_0) = self.cpu_end[name], self.cpu_start.get(name, (0, 0))
             out[name] = {
-                "cpu_s": round(self.cpu_end[name] - self.cpu_start.get(name, 0.0), 2),
+                "cpu_s": round(cpu - cpu_0, 2),
+                "system_s": round(system - system_0, 2),
                 "peak_rss_mb": round(self.peak_rss.get(name, 0) / 2**20, 1),
             }
         return out
@@ -373,9 +376,11 @@ def summarise(
     # the part of the machine it was spent in.
     handled = sum(1 for s in result.samples if s.status == 200)
     parts: dict[str, float] = {}
+    kernel: dict[str, float] = {}
     for name, figures in processes.items():
         part = name.split(".")[0]
         parts[part] = parts.get(part, 0.0) + figures["cpu_s"]
+        kernel[part] = kernel.get(part, 0.0) + figures["system_s"]
     return {
         "target": target,
         "latency_ms": latency_ms,
@@ -383,6 +388,11 @@ def summarise(
         "cpu_ms_per_event": {
             part: round(cpu * 1000 / handled, 2) if handled else None
             for part, cpu in sorted(parts.items())
+        },
+        # Of it, what the kernel spent for the process (system time: sockets, files, locks).
+        "kernel_ms_per_event": {
+            part: round(cpu * 1000 / handled, 2) if handled else None
+            for part, cpu in sorted(kernel.items())
         },
         "events": len(webhook),
         "events_per_s": round(len(webhook) / opts.duration, 1),
@@ -802,10 +812,15 @@ def markdown(report: dict[str, Any]) -> str:
                      f"ms over {lookups['lookups']} lookups; console first page: "
                      f"{json.dumps(lookups['console_first_page_ms'])}")  # fmt: skip
     lines.append("")
-    lines.append("CPU ms per event handled, by process (warm-up included):")
+    lines.append(
+        "CPU ms per event handled, by process (warm-up included; in brackets, the kernel's):"
+    )
     lines.append("")
     for run in report["runs"]:
-        parts = ", ".join(f"{part} {ms}" for part, ms in run["cpu_ms_per_event"].items())
+        kernel = run.get("kernel_ms_per_event", {})
+        parts = ", ".join(
+            f"{part} {ms} ({kernel.get(part)})" for part, ms in run["cpu_ms_per_event"].items()
+        )
         lines.append(f"- {_run_label(run)}: {parts}")
     lines.append("")
     lines.append("Per process (CPU seconds during the run, peak RSS):")

@@ -79,13 +79,22 @@ def test_the_benchmark_alternates_the_bots_of_a_pair(tmp_path: Path) -> None:
     done = subprocess.run(  # noqa: S603 - our own module
         [sys.executable, "-m", "bench", "--database", "sqlite", "--latency", "0",
          "--reporters", "10", "--duration", "1", "--warmup", "0.5",
-         "--pairs", "2", "--pair-duration", "1", "--json", str(out)],
+         "--pairs", "2", "--pair-duration", "1", "--json", str(out),
+         "--markdown", str(tmp_path / "figures.md")],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     order = re.findall(r"pair (\d) of 2, (\w+) at 0 ms", done.stderr)
     assert order == [("1", "krasip"), ("1", "echo"), ("2", "echo"), ("2", "krasip")]
-    (pairs,) = json.loads(out.read_text())["pairs"]
+    figures = json.loads(out.read_text())
+    (pairs,) = figures["pairs"]
+    # Each process's CPU per event, and of it what the kernel spent for it (counted in
+    # clock ticks: a short run may show none).
+    kernel = [
+        (r["kernel_ms_per_event"]["web"], r["cpu_ms_per_event"]["web"]) for r in figures["runs"]
+    ]
+    assert all(0 <= spent < cpu for spent, cpu in kernel) and any(spent > 0 for spent, _ in kernel)
+    assert "in brackets, the kernel's" in (tmp_path / "figures.md").read_text()
     assert pairs["measured"] == ["krasip", 0] and pairs["against"] == ["echo", 0]
     assert pairs["errors"] == 0
     for ratio, (krasip, echo) in zip(pairs["ratios"], pairs["events_per_s"], strict=True):
