@@ -183,7 +183,7 @@ def _take_now(handle: _Handle) -> bool:
 class _Waiters:
     """Threads that wait in the kernel for a turn, kept for the next wait. A thread started
     for every turn that was not free cost 82–98 µs of CPU, against 45–52 µs to hand the
-    wait to a kept one (`python -m bench.micro`), and under load about one event in two
+    wait to a kept one (`python -m bench.micro`), and under load three events in five
     waited (RESULTS, twenty-first round). As many are kept as ever waited at once."""
 
     def __init__(self) -> None:
