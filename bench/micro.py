@@ -292,13 +292,16 @@ def turn_waits(folder: Path, count: int = 2000) -> dict[str, float]:
         got.wait(1.0)
         fcntl.flock(handle.fd, fcntl.LOCK_UN)
 
+    waiters = writers._Waiters()
+
     def kept() -> None:
-        if not writers._wait_for(handle, 1.0):
+        if not writers._wait_for(handle, 1.0, waiters):
             raise RuntimeError("the turn did not come")
         fcntl.flock(handle.fd, fcntl.LOCK_UN)
 
     figures = {"a thread started for each wait": cpu_us(thread_each, count)}
     figures["a kept thread (store.writers)"] = cpu_us(kept, count)
+    waiters.close()
     handle.close()
     return figures
 

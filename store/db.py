@@ -446,3 +446,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.turns is not None:
+            self.turns.close()

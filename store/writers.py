@@ -32,6 +32,8 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
+_Job = Callable[[], None]
+
 
 class TurnTimeout(Exception):
     """The turn did not come within the wait."""
@@ -122,6 +124,11 @@ class WriterTurns:
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
+        self._waiters = _Waiters()
+
+    def close(self) -> None:
+        """The threads kept to wait for turns end (the database is disposed)."""
+        self._waiters.close()
 
     def _handle(self) -> _Handle:
         handle: _Handle | None = getattr(self._local, "handle", None)
@@ -151,7 +158,7 @@ class WriterTurns:
         started = time.monotonic()
         if _take_now(handle):
             left = wait  # unchanged, so SQLite's busy timeout need not be set again
-        elif _wait_for(handle, wait):
+        elif _wait_for(handle, wait, self._waiters):
             left = max(0.0, wait - (time.monotonic() - started))
         else:
             self._local.handle = None  # the descriptor now belongs to its waiting thread
@@ -184,43 +191,59 @@ class _Waiters:
     """Threads that wait in the kernel for a turn, kept for the next wait. A thread started
     for every turn that was not free cost 82–98 µs of CPU, against 45–52 µs to hand the
     wait to a kept one (`python -m bench.micro`), and under load three events in five
-    waited (RESULTS, twenty-first round). As many are kept as ever waited at once."""
+    waited (RESULTS, twenty-first round). As many are kept as ever waited at once, until
+    the database is disposed."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.pid = os.getpid()
         self.lock = threading.Lock()
-        self.idle: list[queue.SimpleQueue[Callable[[], None]]] = []
+        self.idle: list[tuple[threading.Thread, queue.SimpleQueue[_Job | None]]] = []
+        self.closed = False
 
-    def run(self, job: Callable[[], None]) -> None:
+    def run(self, job: _Job) -> None:
+        if self.pid != os.getpid():
+            self._reset()  # a forked child: its parent's threads do not exist here
         with self.lock:
-            jobs = self.idle.pop() if self.idle else None
-        if jobs is None:
-            jobs = queue.SimpleQueue()
-            threading.Thread(
+            self.closed = False
+            kept = self.idle.pop() if self.idle else None
+        if kept is None:
+            jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+            thread = threading.Thread(
                 target=self._serve, args=(jobs,), name="krasip-write-turn", daemon=True
-            ).start()
-        jobs.put(job)
+            )
+            thread.start()
+            kept = (thread, jobs)
+        kept[1].put(job)
 
-    def _serve(self, jobs: queue.SimpleQueue[Callable[[], None]]) -> None:
-        while True:
-            job = jobs.get()
+    def _serve(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
+        while (job := jobs.get()) is not None:
             try:
                 job()
             except Exception as exc:  # noqa: BLE001 - that wait times out; the thread stays
                 log.warning("waiting for a write turn failed (%s)", type(exc).__name__)
             with self.lock:
-                self.idle.append(jobs)
+                if self.closed:
+                    return
+                self.idle.append((threading.current_thread(), jobs))
 
-    def forked(self) -> None:
-        # The parent's waiting threads do not exist in a child.
-        self.lock = threading.Lock()
-        self.idle = []
+    def close(self) -> None:
+        """The idle threads end, and are gone when this returns; one still waiting in the
+        kernel ends once it has its turn."""
+        if self.pid != os.getpid():
+            return
+        with self.lock:
+            self.closed = True
+            idle, self.idle = self.idle, []
+        for _, jobs in idle:
+            jobs.put(None)
+        for thread, _ in idle:
+            thread.join(timeout=5)
 
 
-_WAITERS = _Waiters()
-os.register_at_fork(after_in_child=_WAITERS.forked)
-
-
-def _wait_for(handle: _Handle, wait: float) -> bool:
+def _wait_for(handle: _Handle, wait: float, waiters: _Waiters) -> bool:
     # flock has no timeout: a kept thread waits in the kernel, and if it gets the turn too
     # late it gives it straight back and closes the descriptor.
     got = threading.Event()
@@ -236,7 +259,7 @@ def _wait_for(handle: _Handle, wait: float) -> bool:
         fcntl.flock(handle.fd, fcntl.LOCK_UN)
         handle.close()
 
-    _WAITERS.run(wait_in_kernel)
+    waiters.run(wait_in_kernel)
     if got.wait(wait):
         return True
     with guard:

@@ -211,6 +211,29 @@ def test_a_waiting_thread_that_came_too_late_gives_the_turn_back_and_serves_agai
     assert len(started) == count
 
 
+def test_the_kept_threads_end_when_the_database_is_disposed(tmp_path: Path) -> None:
+    """A process that closes Krasip (the benchmark's load generator, after recording its
+    replies) keeps none of its threads."""
+    db = _database(tmp_path)
+    assert db.turns is not None
+    before = set(threading.enumerate())
+    holder, release = _held(db.turns)
+    threading.Timer(0.01, release.set).start()
+    with db.transaction(wait=2.0) as session:
+        session.execute(text("INSERT INTO step VALUES (1)"))
+    holder.join()
+    kept = [t for t in set(threading.enumerate()) - before if t.name == "krasip-write-turn"]
+    assert kept  # the wait went to a kept thread
+    db.dispose()
+    assert not any(t.is_alive() for t in kept)
+    # Disposed, the database still works, and waits again when it must.
+    holder, release = _held(db.turns)
+    threading.Timer(0.01, release.set).start()
+    with db.transaction(wait=2.0) as session:
+        session.execute(text("INSERT INTO step VALUES (2)"))
+    holder.join()
+
+
 def _make_garbage() -> None:
     for _ in range(20_000):
         loop: list = []
