@@ -18,8 +18,9 @@ as long (50 by default), so that a batch holds about as many events as under loa
 what the idle worker does per second (Krasip's heartbeat) is taken out of the per-event
 figure; the raw count is printed beside it.
 
-The figures do not depend on the machine's load: two runs differ only by what differs
-between conversations (random ids and tokens, the order of threads).
+Without the clock-driven work, the figures do not depend on the machine's load: two runs
+differ only by what differs between conversations (random ids and tokens, the order of
+threads). The raw figure still holds the heartbeats of however long the window took.
 
 ``--bots krasip,echo,replay`` (default) picks the bots; the replay floor answers with
 Krasip's replies, recorded first (``bench.replies``). SQLite by default; ``--database
@@ -63,8 +64,6 @@ from bench.run import (
     wait_http,
 )
 
-# The figures callgrind counts, in the order of its "events:" line with the caches simulated.
-FIELDS = ("Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
 CACHES = ("--I1=32768,8,64", "--D1=49152,12,64", "--LL=1048576,16,64")
 
 
