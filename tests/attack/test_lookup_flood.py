@@ -10,7 +10,7 @@ shown; only wrong tokens wait, per LINE account, in a record that outlives the c
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -48,6 +48,15 @@ def _into_next_minute(clock: Clock) -> None:
     """Move the clock to one second into its next minute."""
     now = clock()
     clock.advance(seconds=61 - now.second - now.microsecond / 1e6)
+
+
+def _into_minute_after_told(bot: Bot, clock: Clock) -> None:
+    """Move the clock half a minute into the minute after the one the account was last
+    told to wait in. That is before its delay ends, however much real time the steps since
+    took (the clock runs with real time, so counting from now could cross the end)."""
+    (row,) = _throttle_rows(bot)
+    assert row.told_at is not None
+    clock.advance(seconds=(row.told_at + timedelta(seconds=90) - clock()).total_seconds())
 
 
 def _say(bot: Bot, account: Account, *texts: str) -> list[dict[str, Any]]:
@@ -102,7 +111,7 @@ def test_blocking_and_unblocking_the_bot_does_not_end_a_delay(
     attacker.follow()
     bot.settle()
     attacker.new_messages()
-    _into_next_minute(clock)  # told to wait again, once a minute
+    _into_minute_after_told(bot, clock)  # told to wait again, once a minute
     answer = _say(bot, attacker, random_token())
     # The end is kept rounded up to the minute, so what is left may read one more.
     assert _wait_minutes(answer) in (1, 2) and NOT_FOUND not in texts_of(answer)
@@ -113,7 +122,7 @@ def test_blocking_and_unblocking_the_bot_does_not_end_a_delay(
     attacker.follow()
     bot.settle()
     attacker.new_messages()
-    _into_next_minute(clock)
+    _into_minute_after_told(bot, clock)
     assert _wait_minutes(_say(bot, attacker, random_token())) in (1, 2)
 
 
