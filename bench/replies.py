@@ -18,6 +18,7 @@ import argparse
 import json
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def record() -> Replies:
         app = None
         try:
             app = krasip_app(folder, f"sqlite:///{folder / 'krasip.sqlite3'}", material, platform)
-            return _converse(Stepper(app, platform), platform)
+            return converse(Stepper(app, platform), platform)
         finally:
             if app is not None:
                 # Its send threads would otherwise live on in the load generator's process,
@@ -48,7 +49,8 @@ def record() -> Replies:
             platform.stop()
 
 
-def _converse(step: Stepper, platform: Platform) -> Replies:
+def converse(step: Callable[[str, str, str, str], Any], platform: Platform) -> Replies:
+    """Each script once through ``step`` (a :class:`Stepper`), then its lookup."""
     recorded: Replies = {}
     for script in SCRIPTS:
         user_id = "U" + secrets.token_hex(16)

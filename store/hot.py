@@ -63,8 +63,11 @@ class Statements:
     # is not staff, in one round trip; returns the staff id, then lock_conversation's row
     # (None when it was not locked). No row: the event was claimed before.
     claim_and_lock: Executable | None
-    lock_conversation: Executable  # b_key, b_expires; returns key_id, state_ct, wrapped
+    # b_key, b_expires; returns key_id, state_ct, wrapped, expires_at
+    lock_conversation: Executable
     save_conversation: Executable  # b_key, b_key_id, b_state, b_expires
+    # save_conversation for a row whose expiry stays: b_key, b_key_id, b_state
+    save_conversation_kept: Executable
     drop_conversation: Executable  # b_key
     add_outbox: Executable  # the outbox row's columns
     # PostgreSQL only (None on SQLite, which has no data-modifying WITH): one round trip
@@ -148,9 +151,12 @@ def _build(dialect: str) -> Statements:
         )
     )
     # Not yet seen today, nor yesterday under yesterday's key (a redelivery at midnight).
-    new_event = select(
-        bindparam("b_event_key", type_=String), bindparam("b_day", type_=Integer)
-    ).where(~exists().where(events.c.event_key == bindparam("b_before", type_=String)))
+    day = bindparam("b_day", type_=Integer)
+    new_event = select(bindparam("b_event_key", type_=String), day).where(
+        ~exists().where(
+            events.c.day == day - 1, events.c.event_key == bindparam("b_before", type_=String)
+        )
+    )
     save_conversation = (
         update(conversations)
         .where(conversations.c.reporter_key == bindparam("b_key"))
@@ -174,7 +180,7 @@ def _build(dialect: str) -> Statements:
     claim_event = (
         insert(events)
         .from_select(["event_key", "day"], new_event)
-        .on_conflict_do_nothing(index_elements=["event_key"])
+        .on_conflict_do_nothing(index_elements=["day", "event_key"])
         .returning(
             events.c.event_key,
             select(links.c.staff_id)
@@ -193,15 +199,25 @@ def _build(dialect: str) -> Statements:
         .where(keys.c.id == literal_column("conversation.key_id"))
         .scalar_subquery()
         .label("wrapped"),
+        conversations.c.expires_at,
     )
     lock_conversation = upsert.on_conflict_do_update(
-        index_elements=["reporter_key"], set_={"reporter_key": upsert.excluded.reporter_key}
+        index_elements=["reporter_key"], set_=_unchanged(conversations)
     ).returning(*lock_returning)
     return Statements(
         claim_event=claim_event,
         claim_and_lock=_claim_and_lock(claim_event, lock_returning) if postgres else None,
         lock_conversation=lock_conversation,
         save_conversation=save_conversation,
+        # An indexed column set, even to its own value, rewrites its index entry on SQLite.
+        save_conversation_kept=(
+            update(conversations)
+            .where(conversations.c.reporter_key == bindparam("b_key"))
+            .values(
+                key_id=bindparam("b_key_id", type_=BigInteger),
+                state_ct=bindparam("b_state", type_=LargeBinary),
+            )
+        ),
         drop_conversation=delete(conversations).where(
             conversations.c.reporter_key == bindparam("b_key")
         ),
@@ -256,6 +272,13 @@ def _key_values(key_id: str, wrapped: str) -> dict[str, Any]:
     }
 
 
+def _unchanged(conversations: Any) -> dict[str, Any]:
+    """What the lock's upsert sets on a row that exists: a column no index holds, to
+    itself. SQLite then writes no page (an indexed column set, even to its own value,
+    rewrites its index entry); PostgreSQL still locks the row."""
+    return {"key_id": conversations.c.key_id}
+
+
 def _claim_and_lock(claim_event: Any, lock_returning: tuple[Any, ...]) -> Executable:
     """PostgreSQL: the claim, and the conversation's lock only for an event claimed now
     whose sender is not staff (a data-modifying WITH runs whatever the outer query reads)."""
@@ -272,13 +295,17 @@ def _claim_and_lock(claim_event: Any, lock_returning: tuple[Any, ...]) -> Execut
     )
     locked = (
         upsert.on_conflict_do_update(
-            index_elements=["reporter_key"], set_={"reporter_key": upsert.excluded.reporter_key}
+            index_elements=["reporter_key"], set_=_unchanged(conversations)
         )
         .returning(*lock_returning)
         .cte("locked")
     )
     return select(
-        claimed.c.staff_id, locked.c.key_id, locked.c.state_ct, locked.c.wrapped
+        claimed.c.staff_id,
+        locked.c.key_id,
+        locked.c.state_ct,
+        locked.c.wrapped,
+        locked.c.expires_at,
     ).select_from(claimed.outerjoin(locked, true()))
 
 

@@ -136,10 +136,10 @@ def claim_event(
         found = hot.execute(session, statements.claim_and_lock, params).first()
         if found is None:
             return None
-        staff_id, key_id, state_ct, wrapped = found
+        staff_id, *locked = found
         if staff_id is not None:
             return Claim(staff_id)
-        held = _locked(session, keys, line_user_id, day, reporter_key, key_id, state_ct, wrapped)
+        held = _locked(session, keys, line_user_id, day, reporter_key, *locked)
         return Claim(None, held)
     row = hot.execute(session, statements.claim_event, params).first()
     return None if row is None else Claim(row[1])
@@ -167,6 +167,7 @@ class HeldConversation:
     reporter_key: str
     key_id: int | None
     state: dict[str, Any] | None
+    expires_at: datetime | None = None  # as the row holds it
 
 
 class _Unreadable:
@@ -212,11 +213,14 @@ def _open_state(
     return state if isinstance(state, dict) else None
 
 
-def _held(reporter_key: str, key_id: int | None, opened: object) -> HeldConversation:
+def _held(
+    reporter_key: str, key_id: int | None, opened: object, expires_at: datetime | None = None
+) -> HeldConversation:
     if isinstance(opened, _Unreadable):
         # Never destroy a key this row cannot prove is its own.
-        return HeldConversation(reporter_key, None, None)
-    return HeldConversation(reporter_key, key_id, opened if isinstance(opened, dict) else None)
+        return HeldConversation(reporter_key, None, None, expires_at)
+    state = opened if isinstance(opened, dict) else None
+    return HeldConversation(reporter_key, key_id, state, expires_at)
 
 
 def lock_conversation(
@@ -231,12 +235,12 @@ def lock_conversation(
     """
     day = vault.day_number(now)
     reporter_key = _reporter_key(session, keys, line_user_id, day)
-    key_id, state_ct, wrapped = hot.execute(
+    locked = hot.execute(
         session,
         hot.statements(session).lock_conversation,
         {"b_key": reporter_key, "b_expires": coarse_time(now)},
     ).one()
-    return _locked(session, keys, line_user_id, day, reporter_key, key_id, state_ct, wrapped)
+    return _locked(session, keys, line_user_id, day, reporter_key, *locked)
 
 
 def _reporter_key(session: Session, keys: Keyring, line_user_id: str, day: int) -> str:
@@ -254,11 +258,12 @@ def _locked(
     key_id: int | None,
     state_ct: bytes | None,
     wrapped: bytes | None,
+    expires_at: datetime | None,
 ) -> HeldConversation:
     """The conversation whose row under today's key was just locked, as it came back."""
     if state_ct is not None:
         opened = _open_state(session, keys, reporter_key, key_id, state_ct, wrapped)
-        return _held(reporter_key, key_id, opened)
+        return _held(reporter_key, key_id, opened, expires_at)
     # Yesterday's key, and the pepper's (rows written before day keys existed).
     before = vault.day_digest(session, keys, REPORTER, line_user_id, day - 1, create=False)
     # Every new chat asks this: built once and run on the driver (store.hot).
@@ -268,7 +273,7 @@ def _locked(
         {"b_before": before or "", "b_pepper": keys.pepper.digest(REPORTER, line_user_id)},
     ).first()
     if row is None:
-        return HeldConversation(reporter_key, None, None)
+        return HeldConversation(reporter_key, None, None, expires_at)
     earlier_key, earlier_key_id, earlier_state = row
     opened = (
         _open_state(session, keys, earlier_key, earlier_key_id, earlier_state)
@@ -278,7 +283,7 @@ def _locked(
     hot.execute(session, hot.statements(session).drop_conversation, {"b_key": earlier_key})
     earlier_row = _held(earlier_key, earlier_key_id, opened)
     vault.destroy(session, [earlier_row.key_id])
-    return HeldConversation(reporter_key, None, earlier_row.state)
+    return HeldConversation(reporter_key, None, earlier_row.state, expires_at)
 
 
 _EARLIER_CONVERSATION = (
@@ -329,9 +334,14 @@ def save_conversation(
         hot.execute(session, statements.save_conversation_keyed, params)
         return None
     key_id, state_ct = vault.seal(session, keys, plaintext, aad)
-    hot.execute(
-        session, statements.save_conversation, params | {"b_key_id": key_id, "b_state": state_ct}
-    )
+    params |= {"b_key_id": key_id, "b_state": state_ct}
+    if held.expires_at == params["b_expires"]:
+        # Most steps of a conversation keep its expiry (to ten minutes): SQLite then
+        # writes no page of its index.
+        del params["b_expires"]
+        hot.execute(session, statements.save_conversation_kept, params)
+    else:
+        hot.execute(session, statements.save_conversation, params)
     vault.destroy(session, [held.key_id])
     return None
 
