@@ -157,15 +157,17 @@ def _build(dialect: str) -> Statements:
             events.c.day == day - 1, events.c.event_key == bindparam("b_before", type_=String)
         )
     )
-    save_conversation = (
+    # An indexed column set, even to its own value, rewrites its index entry on SQLite:
+    # a save that keeps the expiry leaves it out.
+    save_conversation_kept = (
         update(conversations)
         .where(conversations.c.reporter_key == bindparam("b_key"))
         .values(
             key_id=bindparam("b_key_id", type_=BigInteger),
             state_ct=bindparam("b_state", type_=LargeBinary),
-            expires_at=bindparam("b_expires"),
         )
     )
+    save_conversation = save_conversation_kept.values(expires_at=bindparam("b_expires"))
     add_outbox = outbox.insert().returning(outbox.c.id)
     postgres = dialect == "postgresql"
     new_key = keys.insert().values(_key_values("k_id", "k_wrapped")).cte("new_key")
@@ -209,15 +211,7 @@ def _build(dialect: str) -> Statements:
         claim_and_lock=_claim_and_lock(claim_event, lock_returning) if postgres else None,
         lock_conversation=lock_conversation,
         save_conversation=save_conversation,
-        # An indexed column set, even to its own value, rewrites its index entry on SQLite.
-        save_conversation_kept=(
-            update(conversations)
-            .where(conversations.c.reporter_key == bindparam("b_key"))
-            .values(
-                key_id=bindparam("b_key_id", type_=BigInteger),
-                state_ct=bindparam("b_state", type_=LargeBinary),
-            )
-        ),
+        save_conversation_kept=save_conversation_kept,
         drop_conversation=delete(conversations).where(
             conversations.c.reporter_key == bindparam("b_key")
         ),
