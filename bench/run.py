@@ -231,14 +231,14 @@ def prepare_database(spec: str, folder: Path, name: str = BENCH_DB) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-def drop_database(spec: str) -> None:
+def drop_database(spec: str, name: str = BENCH_DB) -> None:
     if spec == "sqlite":
         return
     from sqlalchemy import create_engine, text
 
     admin = create_engine(spec, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 
 

@@ -42,7 +42,7 @@ class Worker:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.notifier = Notifier(runtime)
-        self.shredder = vault.Shredder(runtime.db.engine)
+        self.shredder = vault.Shredder(runtime.db)
         self.checkpoints = CheckpointJob(runtime)
         self._last_run: dict[str, datetime] = {}
 

@@ -110,7 +110,8 @@ class VaultKey(Base):
     ciphertext, wherever a copy survives (old row versions, logs, backups), unreadable.
 
     On PostgreSQL this table is UNLOGGED (never in the write-ahead log) and rewritten
-    after deletions; on SQLite deletions are zeroed (secure_delete) and the log truncated.
+    after deletions; on SQLite deletions are zeroed (secure_delete), the table written
+    again after deletions (store.vault.Shredder) and the log truncated.
     On SQLite the id is the table's key (no rowid): a new key writes one page, not two.
     """
 

@@ -15,10 +15,11 @@ Two kinds of key:
 
 Keys are wrapped under the data key, so the database alone opens nothing. On PostgreSQL
 the vault's tables are UNLOGGED: their rows never reach the write-ahead log, and
-:func:`shred` rewrites them so a destroyed key leaves no bytes in the data directory
-(the price: a crash of the database server, not a clean restart, empties them, and
+the :class:`Shredder` rewrites them so a destroyed key leaves no bytes in the data
+directory (the price: a crash of the database server, not a clean restart, empties them, and
 unfinished drafts and undelivered replies are lost with them). On SQLite every
-connection deletes with ``secure_delete`` and :func:`shred` truncates the log.
+connection deletes with ``secure_delete``, and the :class:`Shredder` writes the vault
+again after a destruction and truncates the log.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Delete, Engine, delete, func, select, text
+from sqlalchemy import Delete, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -38,6 +40,9 @@ from sqlalchemy.orm import Session
 from store import hot
 from store.crypto import CryptoError, Keyring, Pepper, bind, new_secret, row_decrypt, row_encrypt
 from store.models import VaultEpoch
+
+if TYPE_CHECKING:
+    from store.db import Database
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout ran out
 # How long a rewrite or a truncation may wait for a reader: every writer waits behind it.
@@ -114,7 +119,8 @@ def open(session: Session, keys: Keyring, key_id: int | None, blob: bytes, aad: 
 
 
 def destroy(session: Session, key_ids: Iterable[int | None]) -> int:
-    """Destroy row keys; what they sealed can never be read again (after :func:`shred`)."""
+    """Destroy row keys; what they sealed can never be read again (after the
+    :class:`Shredder`'s next pass)."""
     ids = [k for k in key_ids if k is not None]
     if not ids:
         return 0
@@ -210,12 +216,42 @@ def destroy_days_before(session: Session, day: int) -> int:
 # --- making destruction final ----------------------------------------------------------
 
 
+# The vault's tables on SQLite: read, clear, write again.
+_REWRITES = (
+    (
+        "SELECT id, wrapped FROM vault_key",
+        "DELETE FROM vault_key",
+        "INSERT INTO vault_key (id, wrapped) VALUES (?, ?)",
+    ),
+    (
+        "SELECT day, wrapped FROM vault_epoch",
+        "DELETE FROM vault_epoch",
+        "INSERT INTO vault_epoch (day, wrapped) VALUES (?, ?)",
+    ),
+)
+# The vault's rows told apart by counts and sums of their keys' halves: a key destroyed
+# (and another made) changes them, whatever the count.
+_FINGERPRINT = text(
+    "SELECT (SELECT count(*) FROM vault_key), (SELECT total(id >> 31) FROM vault_key), "
+    "(SELECT total(id & 2147483647) FROM vault_key), (SELECT count(*) FROM vault_epoch), "
+    "(SELECT total(day) FROM vault_epoch)"
+)
+
+
+def _fingerprint(session: Session) -> tuple[int, ...]:
+    return tuple(int(value) for value in session.execute(_FINGERPRINT).one())
+
+
 class Shredder:
     """Makes destroyed keys unrecoverable from the database files (one per worker).
 
-    SQLite: deleted rows were already zeroed (``secure_delete``); copy the log into the
-    file and truncate it, so no old page survives there. That fails while a reader holds
-    an old snapshot; the next pass tries again.
+    SQLite: deleted rows were already zeroed (``secure_delete``), but a page SQLite
+    rebuilt while balancing its tree can keep an old copy of a cell in its unused space
+    (found once in 322,000 destroyed keys, bench/RESULTS.md, twenty-second round). So
+    when the vault changed since the last rewrite, its rows are written again into pages
+    freed and zeroed for them; then the log is copied into the file and truncated, so no
+    old page survives there. The truncation fails while a reader holds an old snapshot;
+    the next pass tries again.
     PostgreSQL: rewrite the vault's tables (their old files are truncated at once), when
     a key was destroyed since the last rewrite.
 
@@ -225,13 +261,16 @@ class Shredder:
     a pass that waited its connection's 30 s answered every reporter meanwhile with a 503.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.engine = db.engine
         self._rewritten_at: int | None = None
+        self._rewritten: tuple[int, ...] | None = None
 
     def run(self) -> bool:
         """One pass; True when nothing destroyed is left on disk."""
         if self.engine.dialect.name == "sqlite":
+            self._rewrite_sqlite()
             return self._truncate_log()
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             # Read before the rewrite: a key destroyed meanwhile counts for the next pass.
@@ -251,6 +290,24 @@ class Shredder:
                 connection.execute(text("RESET lock_timeout"))
             self._rewritten_at = counter
         return True
+
+    def _rewrite_sqlite(self) -> None:
+        with self.db.glance() as session:
+            if _fingerprint(session) == self._rewritten:
+                return  # nothing destroyed since: an idle server writes nothing
+        with self.db.transaction() as session:
+            # On the driver, rows as they are: the rewrite holds every writer.
+            cursor = session.connection().connection.cursor()
+            try:
+                for read, clear, write in _REWRITES:
+                    rows = cursor.execute(read).fetchall()
+                    # Clearing a whole table frees its pages, zeroed with secure_delete: no
+                    # balancing, so no stale copy is left; the rows then go into new pages.
+                    cursor.execute(clear)
+                    cursor.executemany(write, rows)
+            finally:
+                cursor.close()
+            self._rewritten = _fingerprint(session)
 
     def _truncate_log(self) -> bool:
         # On the driver's connection: outside a transaction, which SQLAlchemy would begin.

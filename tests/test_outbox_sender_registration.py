@@ -60,7 +60,7 @@ def test_a_sent_messages_key_is_destroyed_where_the_shredder_sees_it(
             row = outbox.enqueue(
                 session, keyring, kind="push", to=["U" + "1" * 32], messages=[], now=now
             )
-        shredder = vault.Shredder(db.engine)
+        shredder = vault.Shredder(db)
         shredder.run()
         with db.transaction() as session:
             (key_id,) = session.scalars(

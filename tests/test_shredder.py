@@ -55,7 +55,7 @@ def test_a_pass_behind_an_old_reader_is_postponed_and_holds_no_writer(
     migrate.upgrade(database_url, keyring=keys.material.keyring())
     db = Database(database_url)
     keyring = keys.material.keyring()
-    shredder = vault.Shredder(db.engine)
+    shredder = vault.Shredder(db)
     passes: list[tuple[bool, float]] = []
 
     def shred() -> None:
