@@ -3,9 +3,9 @@
 For each count of row keys, a fresh database is filled with that many keys; then one key
 is destroyed and the worker's shredding pass (``store.vault.Shredder``) timed: on SQLite
 it writes the vault again and truncates the log, on PostgreSQL it rewrites the vault with
-``VACUUM FULL``. While it runs, a writer with the webhook's wait (one second) begins a
-transaction every few milliseconds; the longest it waited is how long the pass held the
-webhook. Then a pass with nothing destroyed since is timed too.
+``VACUUM FULL``. While it runs, a writer with the webhook's wait (one second) makes and
+destroys a row key every 5 ms, as a webhook event's step does; the longest it waited is
+how long the pass held the webhook. Then a pass with nothing destroyed since is timed.
 
     python -m bench.shredding [--keys 1000,10000,100000] [--database URL] [--json FILE]
 
