@@ -23,5 +23,6 @@ def test_the_benchmark_times_each_size_and_writes_its_figures(
         assert size["pass after one key destroyed, ms"] > 0
         assert size["pass with nothing destroyed since, ms"] > 0
         assert size["longest wait of a writer meanwhile, ms"] > 0
+        assert size["writes that gave up after the webhook's wait"] == 0
     printed = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["keys"] for line in printed] == [300, 3000]
