@@ -231,6 +231,37 @@ def prepare_database(spec: str, folder: Path, name: str = BENCH_DB) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def unusable(spec: str) -> str | None:
+    """Why the benchmark could not make its database from ``spec``; None: it can. Asked
+    before the first run, so a wrong URL loses no other database's figures."""
+    if spec == "sqlite":
+        return None
+    if not spec.startswith("postgresql"):
+        return "neither sqlite nor a PostgreSQL URL"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    admin = create_engine(spec, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            may_create = connection.execute(
+                text("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+            ).scalar()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"cannot connect ({redacted(reason)})"
+    finally:
+        admin.dispose()
+    if not may_create:
+        return "its user lacks the CREATEDB right the benchmark needs to make its own database"
+    return None
+
+
+def redacted(text: str) -> str:
+    """``text`` with the password of any database URL in it hidden."""
+    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
+
+
 def drop_database(spec: str, name: str = BENCH_DB) -> None:
     if spec == "sqlite":
         return
@@ -879,9 +910,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--pairs must be 0 or more")
     if args.pair_duration <= 0:
         parser.error("--pair-duration must be more than 0 seconds")
+    for spec in args.database or []:
+        why = unusable(spec)
+        if why:
+            parser.error(f"--database {redacted(spec)}: {why}")
     given = " ".join(argv if argv is not None else sys.argv[1:])
     # A database URL may carry a password: never write it into the results.
-    command = "python -m bench " + re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", given)
+    command = "python -m bench " + redacted(given)
     report: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command,
